@@ -1,0 +1,5 @@
+"""Run the `intake` command as `python -m intake`."""
+
+from intake.cli import main
+
+main()

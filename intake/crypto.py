@@ -1,0 +1,271 @@
+"""Keys and primitives: the one module that touches `cryptography` directly.
+
+Every primitive comes from the `cryptography` package; nothing here is
+hand-rolled. Other modules ask for what they need by intent (`seal_key`,
+`sign_digest`, `key_id`...) and never see a cipher object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from intake import keyfile
+
+# RFC 9180 identifiers of the envelope's suite: DHKEM(P-256, HKDF-SHA256),
+# HKDF-SHA256, AES-256-GCM. P-256 because every tablet's WebCrypto has it.
+KEM_ID, KDF_ID, AEAD_ID = 0x0010, 0x0001, 0x0002
+SUITE = hpke.Suite(hpke.KEM.P256, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+ENC_LENGTH = hpke.KEM.P256.enc_length()  # 65: an uncompressed P-256 point
+CONTENT_KEY_LENGTH = 32
+NONCE_LENGTH = 12
+TAG_LENGTH = 16
+SEALED_KEY_LENGTH = ENC_LENGTH + CONTENT_KEY_LENGTH + TAG_LENGTH
+
+PASSPHRASE_MIN_LENGTH = 12
+# scrypt cost for the coordinator key file: N=2^16, r=8, p=1 (64 MiB, about
+# a quarter second): above RFC 7914's interactive guidance for a key that
+# opens every record. cryptography writes PKCS#8 with only 2,048 PBKDF2
+# rounds, so the file is written as PBES2 with scrypt (RFC 8018 + RFC 7914
+# section 7), which cryptography and OpenSSL both read.
+SCRYPT_LOG2_N = 16
+
+
+class CryptoError(Exception):
+    """Base of the errors this module raises."""
+
+
+class KeyFileError(CryptoError):
+    """A key file is missing, unreadable or not the kind of key expected."""
+
+
+class WrongPassphraseError(KeyFileError):
+    """The passphrase does not decrypt the private key file."""
+
+
+class WeakPassphraseError(CryptoError):
+    """A new passphrase is too short to protect a coordinator key."""
+
+
+class AuthenticationError(CryptoError):
+    """Ciphertext or signature did not verify: changed, truncated or wrongly keyed."""
+
+
+# -- identifiers ---------------------------------------------------------
+
+
+def spki_der(public_key) -> bytes:
+    """Return the SubjectPublicKeyInfo DER of a public key."""
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def fingerprint_hex(public_key) -> str:
+    """Return the full SHA-256 digest of the key's SPKI DER, in hex."""
+    return hashlib.sha256(spki_der(public_key)).hexdigest()
+
+
+def key_id(public_key) -> str:
+    """Return the key id: the first 16 hex digits of the fingerprint."""
+    return fingerprint_hex(public_key)[:16]
+
+
+def format_fingerprint(hex_digest: str) -> str:
+    """Group a hex fingerprint in fours so that two people can compare it aloud."""
+    return " ".join(hex_digest[i : i + 4] for i in range(0, len(hex_digest), 4))
+
+
+def fingerprint(public_key) -> str:
+    """Return the key's fingerprint, grouped for reading aloud."""
+    return format_fingerprint(fingerprint_hex(public_key))
+
+
+# -- recipient (coordinator) keys ----------------------------------------
+
+
+def check_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too short to protect a coordinator key."""
+    if len(passphrase) < PASSPHRASE_MIN_LENGTH:
+        raise WeakPassphraseError(
+            f"passphrase too short: use at least {PASSPHRASE_MIN_LENGTH} characters"
+        )
+
+
+def new_recipient_key() -> ec.EllipticCurvePrivateKey:
+    """Generate a recipient key pair on P-256."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def private_key_pem(private_key, passphrase: str, log2_n: int = SCRYPT_LOG2_N) -> bytes:
+    """Serialise a private key as PKCS#8 PEM, PBES2-encrypted under the passphrase with scrypt."""
+    check_passphrase(passphrase)
+    plain = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return keyfile.encrypt_pkcs8(plain, passphrase.encode("utf-8"), log2_n)
+
+
+def public_key_pem(public_key) -> bytes:
+    """Serialise a public key as SubjectPublicKeyInfo PEM."""
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a secret file readable by its owner only, failing if it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"cannot read key file: {e.strerror}") from None
+
+
+def parse_recipient_public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
+    """Parse a recipient public key from PEM, insisting on P-256."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        raise KeyFileError("not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise KeyFileError("not a P-256 public key (the envelope suite needs P-256)")
+    return key
+
+
+def load_recipient_public_key(path: Path) -> ec.EllipticCurvePublicKey:
+    """Load a recipient's public key file."""
+    return parse_recipient_public_key(_read(path))
+
+
+def load_recipient_private_key(path: Path, passphrase: str) -> ec.EllipticCurvePrivateKey:
+    """Load a coordinator's encrypted private key file."""
+    data = _read(path)
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        raise KeyFileError("not an encrypted PKCS#8 private key file")
+    try:
+        key = serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
+    except (ValueError, TypeError):
+        raise WrongPassphraseError("wrong passphrase, or the key file is damaged") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise KeyFileError("not a P-256 private key")
+    return key
+
+
+def load_any_public_key(path: Path):
+    """Return the public key held in a public or (encrypted) private key file."""
+    data = _read(path)
+    if b"PRIVATE KEY" in data:
+        raise KeyFileError("this is a private key file: give the .pub file")
+    try:
+        return serialization.load_pem_public_key(data)
+    except ValueError:
+        raise KeyFileError("not a PEM public key") from None
+
+
+# -- HPKE and AES-GCM ----------------------------------------------------
+
+
+def new_content_key() -> bytes:
+    """Return a fresh random 256-bit content key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def new_nonce() -> bytes:
+    """Return a fresh random 96-bit GCM nonce."""
+    return os.urandom(NONCE_LENGTH)
+
+
+def seal_key(content_key: bytes, public_key, info: bytes) -> bytes:
+    """Seal a content key to one recipient with HPKE base mode: enc || ct."""
+    return SUITE.encrypt(content_key, public_key, info=info)
+
+
+def open_key(sealed: bytes, private_key, info: bytes) -> bytes:
+    """Open an HPKE-sealed content key; AuthenticationError if it does not verify."""
+    try:
+        return SUITE.decrypt(sealed, private_key, info=info)
+    except Exception:  # the binding raises several types; all mean "refused"
+        raise AuthenticationError("the sealed key does not open with this key") from None
+
+
+def encrypt(key: bytes, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    """Encrypt and authenticate with AES-256-GCM."""
+    return AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+    """Decrypt AES-256-GCM; AuthenticationError if any byte changed."""
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, associated_data)
+    except Exception:
+        raise AuthenticationError("the record does not authenticate") from None
+
+
+# -- device signing keys (Ed25519) ---------------------------------------
+
+
+def new_device_key() -> ed25519.Ed25519PrivateKey:
+    """Generate a device signing key."""
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def device_key_pem(private_key) -> bytes:
+    """Serialise a device signing key (unencrypted: the device signs unattended)."""
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_device_key(path: Path) -> ed25519.Ed25519PrivateKey:
+    """Load a device signing key."""
+    try:
+        key = serialization.load_pem_private_key(_read(path), None)
+    except (ValueError, TypeError):
+        raise KeyFileError("not a device signing key") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise KeyFileError("not an Ed25519 device signing key")
+    return key
+
+
+def raw_public_key(private_key) -> bytes:
+    """Return the 32 raw bytes of a device's Ed25519 public key."""
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def device_public_key(raw: bytes) -> ed25519.Ed25519PublicKey:
+    """Rebuild a device public key from its 32 raw bytes."""
+    try:
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        raise AuthenticationError("not an Ed25519 public key") from None
+
+
+def sign(private_key, message: bytes) -> bytes:
+    """Sign a message with a device key."""
+    return private_key.sign(message)
+
+
+def verify(public_key, signature: bytes, message: bytes) -> None:
+    """Verify a device signature; AuthenticationError if it does not hold."""
+    try:
+        public_key.verify(signature, message)
+    except InvalidSignature:
+        raise AuthenticationError("the batch signature does not verify") from None

@@ -1,0 +1,289 @@
+"""Envelope format v1: seal a record to its recipients, and read envelope framing.
+
+The byte layout is specified in docs/envelope.md; keep the two in step.
+Opening an envelope needs a private key and lives in
+`intake.workspace.opening`, which the field and hub roles never import
+(DESIGN invariant 9): code that is not loaded cannot be tricked into running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+
+from intake import crypto
+
+MAGIC = b"INTAKE"
+TYPE_ENVELOPE = ord("E")
+TYPE_BATCH = ord("B")
+VERSION = 1
+PAD_BLOCK = 512
+MAX_HEADER_LENGTH = 4096
+MAX_RECIPIENTS = 16
+MAX_RECORD_LENGTH = 4 * 1024 * 1024  # padded plaintext; a screening is a few KB
+INFO_LABEL = b"intake-envelope-v1\x00"
+
+_PREFIX = struct.Struct(">6sBBHHHH")  # magic, type, version, kem, kdf, aead, header length
+_STANZA_HEAD = struct.Struct(">8sH")  # key id, sealed key length
+_BODY_HEAD = struct.Struct(">12sI")  # nonce, ciphertext length
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class EnvelopeError(Exception):
+    """Base of the reasons an envelope is refused."""
+
+
+class MalformedEnvelopeError(EnvelopeError):
+    """The bytes are not a well-formed envelope: truncated, padded or mangled."""
+
+
+class UnknownVersionError(EnvelopeError):
+    """The envelope is in a format version or suite this program does not know."""
+
+
+class NotRecipientError(EnvelopeError):
+    """The key offered is not one of the envelope's recipients."""
+
+
+class TamperedError(EnvelopeError):
+    """The envelope did not authenticate: changed, or sealed with other metadata."""
+
+
+class RecordError(EnvelopeError):
+    """The record to seal is not acceptable (not a JSON object, too large)."""
+
+
+@dataclass(frozen=True)
+class Stanza:
+    """One recipient's copy of the content key, sealed with HPKE."""
+
+    key_id: str
+    sealed_key: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The parsed framing of an envelope; the record itself stays sealed."""
+
+    header_bytes: bytes
+    stanzas: tuple[Stanza, ...]
+    nonce: bytes
+    ciphertext: bytes
+    header_digest: bytes
+    associated_data: bytes
+
+    @cached_property
+    def header(self) -> dict:
+        """Return the header fields, checked against format v1."""
+        header = _parse_header(self.header_bytes)
+        if [s.key_id for s in self.stanzas] != header["recipients"]:
+            raise TamperedError("recipient stanzas do not match the header")
+        return header
+
+    @property
+    def record_id(self) -> str:
+        return self.header["id"]
+
+    @property
+    def info(self) -> bytes:
+        """Return the HPKE info that binds the version and the header digest."""
+        return INFO_LABEL + self.header_digest
+
+
+@dataclass(frozen=True)
+class SealedRecord:
+    """An envelope ready to store or send, with the header fields kept apart."""
+
+    record_id: str
+    kind: str
+    created: str
+    data: bytes
+
+
+def canonical_json(value) -> bytes:
+    """Serialise JSON canonically: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def pad(plaintext: bytes) -> bytes:
+    """Pad to a multiple of PAD_BLOCK (ISO/IEC 7816-4: 0x80 then zeros)."""
+    padded_length = (len(plaintext) // PAD_BLOCK + 1) * PAD_BLOCK
+    return plaintext + b"\x80" + bytes(padded_length - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    """Remove ISO/IEC 7816-4 padding."""
+    end = len(padded.rstrip(b"\x00")) - 1
+    if end < 0 or padded[end] != 0x80:
+        raise TamperedError("record padding is damaged")
+    return padded[:end]
+
+
+def utc_now() -> str:
+    """Return the current UTC time as RFC 3339 with seconds, the header's format."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_uuid(record: dict) -> str:
+    """Return the record's own UUID if it carries one, else a fresh one."""
+    given = record.get("id") if isinstance(record, dict) else None
+    if isinstance(given, str):
+        try:
+            return str(uuid.UUID(given))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _header(record_id, kind, created, device, questionnaire, key_ids) -> dict:
+    if not _KIND.fullmatch(kind):
+        raise RecordError("kind must be 1-32 lower-case letters, digits or _")
+    return {
+        "created": created,
+        "device": device,
+        "id": record_id,
+        "kind": kind,
+        "questionnaire": questionnaire,
+        "recipients": key_ids,
+    }
+
+
+def _prefix(header_bytes: bytes) -> bytes:
+    if len(header_bytes) > MAX_HEADER_LENGTH:
+        raise RecordError("envelope header too long")
+    return _PREFIX.pack(
+        MAGIC,
+        TYPE_ENVELOPE,
+        VERSION,
+        crypto.KEM_ID,
+        crypto.KDF_ID,
+        crypto.AEAD_ID,
+        len(header_bytes),
+    )
+
+
+def seal_record(
+    record: dict,
+    recipients: list,
+    *,
+    kind: str = "record",
+    record_id: str | None = None,
+    created: str | None = None,
+    device: str | None = None,
+    questionnaire: str | None = None,
+) -> SealedRecord:
+    """Seal a record so that only the recipients' private keys can open it."""
+    if not isinstance(record, dict):
+        raise RecordError("a record must be a JSON object")
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise RecordError(f"seal to between 1 and {MAX_RECIPIENTS} recipients")
+    plaintext = pad(canonical_json(record))
+    if len(plaintext) > MAX_RECORD_LENGTH:
+        raise RecordError("record too large to seal")
+    record_id = record_id or record_uuid(record)
+    created = created or utc_now()
+    key_ids = [crypto.key_id(k) for k in recipients]
+    header_bytes = canonical_json(_header(record_id, kind, created, device, questionnaire, key_ids))
+    head = _prefix(header_bytes) + header_bytes
+    info = INFO_LABEL + hashlib.sha256(head).digest()
+    content_key = crypto.new_content_key()
+    parts = [head, bytes([len(recipients)])]
+    for kid, public_key in zip(key_ids, recipients, strict=True):
+        sealed_key = crypto.seal_key(content_key, public_key, info)
+        parts.append(_STANZA_HEAD.pack(bytes.fromhex(kid), len(sealed_key)) + sealed_key)
+    associated_data = b"".join(parts)
+    nonce = crypto.new_nonce()
+    ciphertext = crypto.encrypt(content_key, nonce, plaintext, associated_data)
+    data = associated_data + _BODY_HEAD.pack(nonce, len(ciphertext)) + ciphertext
+    return SealedRecord(record_id, kind, created, data)
+
+
+def _check_prefix(data) -> int:
+    """Check magic, type, version and suite; return the header length."""
+    if len(data) < _PREFIX.size:
+        raise MalformedEnvelopeError("truncated: shorter than an envelope prefix")
+    magic, kind, version, kem, kdf, aead, header_length = _PREFIX.unpack_from(data)
+    if magic != MAGIC or kind != TYPE_ENVELOPE:
+        raise MalformedEnvelopeError("not an Intake envelope")
+    if version != VERSION:
+        raise UnknownVersionError(f"unknown envelope format version {version}")
+    if (kem, kdf, aead) != (crypto.KEM_ID, crypto.KDF_ID, crypto.AEAD_ID):
+        raise UnknownVersionError(f"unknown suite kem={kem:#06x} kdf={kdf:#06x} aead={aead:#06x}")
+    if not 0 < header_length <= MAX_HEADER_LENGTH:
+        raise MalformedEnvelopeError("header length out of range")
+    return header_length
+
+
+def _parse_header(raw: bytes) -> dict:
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise TamperedError("header is not valid JSON") from None
+    expected = {"created", "device", "id", "kind", "questionnaire", "recipients"}
+    if not isinstance(header, dict) or set(header) != expected:
+        raise TamperedError("header fields are not those of format v1")
+    if not isinstance(header["recipients"], list) or not isinstance(header["id"], str):
+        raise TamperedError("header fields are not those of format v1")
+    return header
+
+
+def _parse_stanzas(data, offset: int) -> tuple[tuple[Stanza, ...], int]:
+    count = data[offset]
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise MalformedEnvelopeError("recipient count out of range")
+    offset += 1
+    stanzas = []
+    for _ in range(count):
+        if len(data) < offset + _STANZA_HEAD.size:
+            raise MalformedEnvelopeError("truncated in a recipient stanza")
+        raw_id, length = _STANZA_HEAD.unpack_from(data, offset)
+        offset += _STANZA_HEAD.size
+        if length != crypto.SEALED_KEY_LENGTH or len(data) < offset + length:
+            raise MalformedEnvelopeError("recipient stanza has the wrong length")
+        stanzas.append(Stanza(raw_id.hex(), bytes(data[offset : offset + length])))
+        offset += length
+    return tuple(stanzas), offset
+
+
+def parse_envelope(data: bytes, *, check_header: bool = True) -> Envelope:
+    """Parse an envelope's framing and header, without opening anything.
+
+    Who cannot open the envelope (the hub) must check the header here. The
+    opener may defer it: the header is associated data, so a changed header
+    fails authentication anyway, and parsing it costs a fifth of an open.
+    """
+    header_length = _check_prefix(data)
+    head_end = _PREFIX.size + header_length
+    if len(data) < head_end + 1:
+        raise MalformedEnvelopeError("truncated in the header")
+    stanzas, offset = _parse_stanzas(data, head_end)
+    if len(data) < offset + _BODY_HEAD.size:
+        raise MalformedEnvelopeError("truncated before the record")
+    nonce, length = _BODY_HEAD.unpack_from(data, offset)
+    body = offset + _BODY_HEAD.size
+    if length < PAD_BLOCK + crypto.TAG_LENGTH or (length - crypto.TAG_LENGTH) % PAD_BLOCK:
+        raise MalformedEnvelopeError("record length is not a padded length")
+    if length > MAX_RECORD_LENGTH + crypto.TAG_LENGTH:
+        raise MalformedEnvelopeError("record too large")
+    if len(data) != body + length:
+        kind = "truncated in the record" if len(data) < body + length else "trailing bytes"
+        raise MalformedEnvelopeError(kind)
+    envelope = Envelope(
+        header_bytes=bytes(data[_PREFIX.size : head_end]),
+        stanzas=stanzas,
+        nonce=bytes(nonce),
+        ciphertext=bytes(data[body:]),
+        header_digest=hashlib.sha256(data[:head_end]).digest(),
+        associated_data=bytes(data[:offset]),
+    )
+    if check_header:
+        envelope.header  # noqa: B018 - parsing is the check
+    return envelope

@@ -1,0 +1,116 @@
+"""Instances: the folder that holds one node's configuration, keys and database.
+
+An instance is a field device, a hub or a coordinator's workspace; its role
+is fixed when it is created. Layout:
+
+    intake.json        role, secret key, settings (owner-only)
+    device.key/.pub    field only: the Ed25519 key that signs batches
+    recipients/*.pub   public keys that records are sealed to
+    intake.sqlite3     the database (WAL)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intake import crypto
+
+ROLES = ("field", "hub", "workspace")
+CONFIG_NAME = "intake.json"
+DEFAULT_INSTANCE = "instance"
+
+
+class InstanceError(Exception):
+    """An instance folder is missing, of the wrong role, or misconfigured."""
+
+
+@dataclass
+class Instance:
+    """A loaded instance: its folder and its configuration."""
+
+    path: Path
+    role: str
+    secret_key: str
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def recipients_dir(self) -> Path:
+        return self.path / "recipients"
+
+    def recipient_keys(self) -> list:
+        """Load the public keys that this instance seals records to, in a stable order."""
+        return [
+            crypto.load_recipient_public_key(p) for p in sorted(self.recipients_dir.glob("*.pub"))
+        ]
+
+    def device_key(self):
+        """Load the device signing key of a field instance."""
+        self.require_role("field")
+        return crypto.load_device_key(self.path / "device.key")
+
+    def device_id(self) -> str:
+        """Return the device's key id, which names it to the hub."""
+        return crypto.key_id(self.device_key().public_key())
+
+    def require_role(self, *roles: str) -> None:
+        """Refuse to go on when the instance is not of one of the given roles."""
+        if self.role not in roles:
+            raise InstanceError(
+                f"{self.path} is a {self.role} instance; this needs a {' or '.join(roles)} instance"
+            )
+
+
+def resolve_path(path: str | os.PathLike | None) -> Path:
+    """Return the instance folder: the one given, else INTAKE_INSTANCE, else ./instance."""
+    return Path(path or os.environ.get("INTAKE_INSTANCE") or DEFAULT_INSTANCE)
+
+
+def load(path: str | os.PathLike | None = None) -> Instance:
+    """Load an instance folder's configuration."""
+    folder = resolve_path(path)
+    config_file = folder / CONFIG_NAME
+    try:
+        config = json.loads(config_file.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InstanceError(f"{folder} is not an Intake instance (run: intake init)") from None
+    except (OSError, ValueError) as e:
+        raise InstanceError(f"{config_file}: cannot read configuration: {e}") from None
+    if config.get("role") not in ROLES or not config.get("secret_key"):
+        raise InstanceError(f"{config_file}: configuration has no valid role or secret key")
+    return Instance(folder, config["role"], config["secret_key"], config.get("settings", {}))
+
+
+def add_recipient(folder: Path, public_key) -> Path:
+    """Record a recipient public key in the instance; return its file."""
+    target = folder / "recipients" / f"{crypto.key_id(public_key)}.pub"
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(crypto.public_key_pem(public_key))
+    return target
+
+
+def create(path: str | os.PathLike | None, role: str, recipients: list) -> Instance:
+    """Create a new instance folder of the given role."""
+    if role not in ROLES:
+        raise InstanceError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    if role == "field" and not recipients:
+        raise InstanceError("a field instance needs at least one recipient: --to PUB")
+    folder = resolve_path(path)
+    if (folder / CONFIG_NAME).exists():
+        raise InstanceError(f"{folder} is already an Intake instance")
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for key in recipients:
+        add_recipient(folder, key)
+    if role == "field":
+        device_key = crypto.new_device_key()
+        crypto.write_private_file(folder / "device.key", crypto.device_key_pem(device_key))
+        (folder / "device.pub").write_bytes(crypto.public_key_pem(device_key.public_key()))
+    config = {"role": role, "secret_key": secrets.token_hex(32), "settings": {}}
+    crypto.write_private_file(
+        folder / CONFIG_NAME, json.dumps(config, indent=2).encode("utf-8") + b"\n"
+    )
+    return load(folder)

@@ -1,0 +1,62 @@
+"""`intake outbox`: what a field device holds sealed, and carrying it by hand."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from intake import db
+from intake.batch import write_batch
+from intake.cli import fail, instance_option, load_instance
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Inspect and export a field device's sealed records."""
+
+
+@outbox_group.command("status")
+@instance_option
+def outbox_status(instance_dir) -> None:
+    """Print how many records wait for the hub, and the last export."""
+    inst = load_instance(instance_dir, "field")
+    database = db.open_database(inst.path)
+    summary = db.outbox_summary(database)
+    click.echo(f"pending:      {summary['pending']}")
+    click.echo(f"acknowledged: {summary['acknowledged']}")
+    last = db.last_export(database)
+    if last:
+        click.echo(f"last export:  {last['created']} ({last['count']} records)")
+
+
+@outbox_group.command("export")
+@instance_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def outbox_export(instance_dir, file: Path) -> None:
+    """Write every unacknowledged envelope into FILE as one batch signed by the device."""
+    inst = load_instance(instance_dir, "field")
+    device_key = inst.device_key()
+    database = db.open_database(inst.path)
+    partial = file.with_name(f".{file.name}.partial")
+    # One read transaction: the count and the envelopes come from one snapshot,
+    # even while the app keeps adding records.
+    database.execute("BEGIN")
+    try:
+        count = db.count_pending(database)
+        with open(partial, "wb") as out:
+            header = write_batch(out, db.pending_envelopes(database), count, device_key)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        fail(f"{file}: cannot write: {e.strerror}")
+    finally:
+        database.execute("COMMIT")
+    # Renamed only when complete: a cut-off export never looks like a batch.
+    os.replace(partial, file)
+    with database.atomic():
+        db.record_export(database, header.batch_id, header.created, count)
+    click.echo(f"Wrote {count} sealed record(s) to {file} (batch {header.batch_id})")
+    click.echo("They stay in the outbox until the hub acknowledges them.")

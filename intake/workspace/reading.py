@@ -1,0 +1,154 @@
+"""Open envelope and batch files as a stream and write the records out.
+
+Memory stays constant however large the batch: one envelope is read,
+opened, written and dropped before the next. Every problem is reported as
+one line naming the file (and the record, inside a batch) and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from intake.batch import MAX_ENVELOPE_LENGTH, BatchError, BatchReader, is_batch
+from intake.envelope import Envelope, EnvelopeError, NotRecipientError, canonical_json
+from intake.workspace.opening import Opener
+
+OK, PARTIAL, FAILED = 0, 1, 2
+HEADER_COLUMNS = ("record_id", "kind", "created", "device", "questionnaire")
+# A cell starting with one of these is a formula to a spreadsheet; the text
+# was typed in the field, so it is neutralised before a coordinator opens it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class JsonLinesWriter:
+    """Write each record's canonical JSON on a line of its own."""
+
+    def __init__(self, out: BinaryIO, with_header: bool = False):
+        self.out = out
+        self.with_header = with_header
+
+    def write(self, envelope: Envelope, record: bytes) -> None:
+        if self.with_header:
+            record = b'{"header":%s,"record":%s}' % (canonical_json(envelope.header), record)
+        self.out.write(record + b"\n")
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value) if not isinstance(value, bool) else ("true" if value else "false")
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+class CsvWriter:
+    """Write one row per record; columns come from the first record.
+
+    Fields a later record has beyond those columns go, as JSON, into a last
+    column `extra`, so that memory stays constant without a second pass.
+    """
+
+    def __init__(self, out: BinaryIO):
+        self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        self.writer = csv.writer(self.text)
+        self.fields: list[str] | None = None
+
+    def write(self, envelope: Envelope, record: bytes) -> None:
+        header = envelope.header
+        values = json.loads(record)
+        if self.fields is None:
+            self.fields = [k for k in values if k not in HEADER_COLUMNS]
+            self.writer.writerow([*HEADER_COLUMNS, *self.fields, "extra"])
+        extra = {k: v for k, v in values.items() if k not in self.fields}
+        row = [header["id"], header["kind"], header["created"], header["device"]]
+        row.append(header["questionnaire"])
+        row += [values.get(k) for k in self.fields]
+        row.append(extra or None)
+        self.writer.writerow([_cell(v) for v in row])
+
+    def close(self) -> None:
+        self.text.flush()
+        self.text.detach()
+
+
+@dataclass
+class FileReport:
+    """What happened to one file: records opened, problems, records not for this key."""
+
+    name: str
+    opened: int = 0
+    problems: list[str] = field(default_factory=list)
+    not_for_key: int = 0
+
+    def status(self) -> int:
+        if not self.problems and not self.not_for_key:
+            return OK
+        return PARTIAL if self.opened else FAILED
+
+
+def _open_one(data: bytes, opener: Opener, writer, report: FileReport) -> None:
+    """Open one envelope and write its record; EnvelopeError if it is refused."""
+    envelope, record = opener.open(data)
+    # The header is parsed lazily; a writer that reads it may still refuse it.
+    writer.write(envelope, record)
+    report.opened += 1
+
+
+def _open_single(data: bytes, opener: Opener, writer, report: FileReport) -> None:
+    try:
+        _open_one(data, opener, writer, report)
+    except EnvelopeError as e:
+        report.problems.append(str(e))
+
+
+def _open_batch(stream: BinaryIO, opener: Opener, writer, report: FileReport) -> None:
+    reader = BatchReader(stream)
+    index = 0
+    try:
+        for index, data in enumerate(reader.envelopes(), start=1):  # noqa: B007
+            try:
+                _open_one(data, opener, writer, report)
+            except NotRecipientError:
+                report.not_for_key += 1
+            except EnvelopeError as e:
+                report.problems.append(f"record {index}: {e}")
+    except BatchError as e:
+        report.problems.append(str(e))
+
+
+def open_file(path, opener: Opener, writer, say: Callable[[str], None]) -> int:
+    """Open one envelope or batch file, write its records, report; return its status."""
+    report = FileReport(str(path))
+    try:
+        with open(path, "rb") as stream:
+            first = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
+            if is_batch(first):
+                _open_batch(stream, opener, writer, report)
+            else:
+                data = stream.read(MAX_ENVELOPE_LENGTH + 1)
+                if len(data) > MAX_ENVELOPE_LENGTH:
+                    raise BatchError("too large to be an envelope")
+                _open_single(data, opener, writer, report)
+    except BrokenPipeError:
+        raise  # the reader of our output went away: not this file's fault
+    except OSError as e:
+        report.problems.append(f"cannot read: {e.strerror}")
+    except BatchError as e:
+        report.problems.append(str(e))
+    for problem in report.problems:
+        say(f"{report.name}: {problem}")
+    if report.not_for_key:
+        say(
+            f"{report.name}: {report.not_for_key} record(s) not sealed to key "
+            f"{opener.key_id}, skipped"
+        )
+    return report.status()

@@ -1,0 +1,44 @@
+"""Docs kept honest: every command has help and appears in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from intake.cli import main
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def all_commands(group: click.Group, prefix: str = "intake"):
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+        else:
+            yield path, command
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    commands = list(all_commands(main))
+    assert len(commands) >= 9
+    for path, command in commands:
+        assert command.help, f"{path} has no help text"
+        assert f"`{path}" in README, f"{path} is not in README.md"
+
+
+def test_readme_opens_with_the_two_commands():
+    first_block = README.split("```")[1]
+    assert "make run" in first_block and "make test" in first_block
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_docs_named_in_the_readme_exist():
+    for name in ("envelope.md", "questionnaire.md", "administrator.md"):
+        assert f"docs/{name}" in README
+        assert (ROOT / "docs" / name).exists(), name
