@@ -213,8 +213,15 @@ def seal_command(instance_dir, recipients, kind) -> None:
     help="Output format.",
 )
 @click.option("--with-header", is_flag=True, help="JSON Lines: wrap each record with its header.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes for opening batches (use the machine's cores).",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def open_command(key, passphrase_file, output_format, with_header, files) -> None:
+def open_command(key, passphrase_file, output_format, with_header, jobs, files) -> None:
     """Open envelope and batch files and write their records to stdout."""
     # Imported here so that no other command loads the opening code.
     from intake.workspace.opening import Opener
@@ -229,7 +236,8 @@ def open_command(key, passphrase_file, output_format, with_header, files) -> Non
     status = 0
     try:
         for path in files:
-            status = max(status, open_file(path, opener, writer, lambda m: click.echo(m, err=True)))
+            say = lambda m: click.echo(m, err=True)  # noqa: E731
+            status = max(status, open_file(path, opener, writer, say, jobs))
         writer.close()
     except BrokenPipeError:
         # `intake open ... | head`: stop quietly, as other Unix tools do.

@@ -236,3 +236,36 @@ def test_instance_from_environment(intake_cli, keys, tmp_path):
     assert intake_cli("init", "--role", "field", "--to", pub, env=env).returncode == 0
     sealed = intake_cli("seal", input=b"{}", env=env)
     assert b"sealed into the outbox" in sealed.stdout
+
+
+def test_jobs_give_the_same_output_and_reports(
+    intake_cli, field_instance, keys, passphrase_file, tmp_path
+):
+    key, _, _, _ = keys
+    from intake import db
+
+    database = db.open_database(field_instance.path)
+    recipients = field_instance.recipient_keys()
+    for i in range(700):  # several chunks of work
+        db.add_to_outbox(database, envelope.seal_record({"i": i}, recipients))
+    batch = tmp_path / "b.batch"
+    assert intake_cli("outbox", "export", "--instance", field_instance.path, batch).returncode == 0
+    data = batch.read_bytes()
+    with open(batch, "rb") as stream:
+        victim = list(BatchReader(stream).envelopes())[300]
+    at = data.index(victim) + len(victim) - 1
+    damaged = tmp_path / "damaged.batch"
+    damaged.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    truncated = tmp_path / "truncated.batch"
+    truncated.write_bytes(data[: len(data) * 2 // 3])
+    for path in (batch, damaged, truncated):
+        results = [
+            open_files(intake_cli, key, passphrase_file, path, extra=("--jobs", str(jobs)))
+            for jobs in (1, 2)
+        ]
+        assert results[0].stdout == results[1].stdout
+        assert results[0].stderr == results[1].stderr
+        assert results[0].returncode == results[1].returncode
+    one = open_files(intake_cli, key, passphrase_file, damaged, extra=("--jobs", "2"))
+    assert one.returncode == 1 and b"record 301: does not authenticate" in one.stderr
+    assert len(one.stdout.splitlines()) == 699

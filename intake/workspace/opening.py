@@ -54,6 +54,8 @@ class Opener:
             raise TamperedError(
                 "does not authenticate: changed, damaged or wrongly keyed"
             ) from None
+        # The header is authentic now (it is associated data); its v1 fields are
+        # checked when something reads it, which a bare JSON Lines export does not.
         return unpad(padded)
 
 

@@ -12,10 +12,11 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from intake.batch import MAX_ENVELOPE_LENGTH, BatchError, BatchReader, is_batch
-from intake.envelope import Envelope, EnvelopeError, NotRecipientError, canonical_json
+from intake.envelope import EnvelopeError, NotRecipientError, canonical_json
+from intake.workspace import parallel
 from intake.workspace.opening import Opener
 
 OK, PARTIAL, FAILED = 0, 1, 2
@@ -28,17 +29,36 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 class JsonLinesWriter:
     """Write each record's canonical JSON on a line of its own."""
 
+    FLUSH_AT = 256 * 1024  # one system call per quarter megabyte, not per record
+
     def __init__(self, out: BinaryIO, with_header: bool = False):
         self.out = out
         self.with_header = with_header
+        self.pending: list[bytes] = []
+        self.pending_size = 0
 
-    def write(self, envelope: Envelope, record: bytes) -> None:
+    @property
+    def needs_header(self) -> bool:
+        return self.with_header
+
+    def write(self, opened: Opened) -> None:
+        record = opened.record
         if self.with_header:
-            record = b'{"header":%s,"record":%s}' % (canonical_json(envelope.header), record)
-        self.out.write(record + b"\n")
+            record = b'{"header":%s,"record":%s}' % (canonical_json(opened.header), record)
+        self.pending.append(record)
+        self.pending_size += len(record)
+        if self.pending_size >= self.FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.pending.append(b"")
+            self.out.write(b"\n".join(self.pending))
+            self.pending, self.pending_size = [], 0
+        self.out.flush()
 
     def close(self) -> None:
-        self.out.flush()
+        self.flush()
 
 
 def _cell(value) -> str:
@@ -62,9 +82,11 @@ class CsvWriter:
         self.writer = csv.writer(self.text)
         self.fields: list[str] | None = None
 
-    def write(self, envelope: Envelope, record: bytes) -> None:
-        header = envelope.header
-        values = json.loads(record)
+    needs_header = True
+
+    def write(self, opened: Opened) -> None:
+        header = opened.header
+        values = json.loads(opened.record)
         if self.fields is None:
             self.fields = [k for k in values if k not in HEADER_COLUMNS]
             self.writer.writerow([*HEADER_COLUMNS, *self.fields, "extra"])
@@ -74,6 +96,9 @@ class CsvWriter:
         row += [values.get(k) for k in self.fields]
         row.append(extra or None)
         self.writer.writerow([_cell(v) for v in row])
+
+    def flush(self) -> None:
+        self.text.flush()
 
     def close(self) -> None:
         self.text.flush()
@@ -95,44 +120,62 @@ class FileReport:
         return PARTIAL if self.opened else FAILED
 
 
-def _open_one(data: bytes, opener: Opener, writer, report: FileReport) -> None:
-    """Open one envelope and write its record; EnvelopeError if it is refused."""
-    envelope, record = opener.open(data)
-    # The header is parsed lazily; a writer that reads it may still refuse it.
-    writer.write(envelope, record)
-    report.opened += 1
+class Opened(NamedTuple):
+    """One opened record, with its header when the writer needs it."""
+
+    header: dict | None
+    record: bytes
+
+
+def open_envelope(data: bytes, opener: Opener, needs_header: bool) -> tuple[str, object]:
+    """Open one envelope; return ("ok", Opened), ("not_for_key", None) or ("bad", reason)."""
+    try:
+        envelope, record = opener.open(data)
+        # Parsing the header checks its v1 fields; only done when it is used.
+        return "ok", Opened(envelope.header if needs_header else None, record)
+    except NotRecipientError as e:
+        return "not_for_key", str(e)
+    except EnvelopeError as e:
+        return "bad", str(e)
+
+
+def _record(outcome: tuple[str, object], where: str, writer, report: FileReport) -> None:
+    status, value = outcome
+    if status == "ok":
+        writer.write(value)
+        report.opened += 1
+    elif status == "not_for_key" and where:
+        report.not_for_key += 1
+    else:
+        report.problems.append(f"{where}{value}")
 
 
 def _open_single(data: bytes, opener: Opener, writer, report: FileReport) -> None:
-    try:
-        _open_one(data, opener, writer, report)
-    except EnvelopeError as e:
-        report.problems.append(str(e))
+    _record(open_envelope(data, opener, writer.needs_header), "", writer, report)
 
 
-def _open_batch(stream: BinaryIO, opener: Opener, writer, report: FileReport) -> None:
+def _open_batch(stream: BinaryIO, opener: Opener, writer, report: FileReport, jobs: int) -> None:
     reader = BatchReader(stream)
-    index = 0
+    outcomes = (
+        parallel.open_in_workers(reader.envelopes(), opener, writer.needs_header, jobs)
+        if jobs > 1
+        else (open_envelope(data, opener, writer.needs_header) for data in reader.envelopes())
+    )
     try:
-        for index, data in enumerate(reader.envelopes(), start=1):  # noqa: B007
-            try:
-                _open_one(data, opener, writer, report)
-            except NotRecipientError:
-                report.not_for_key += 1
-            except EnvelopeError as e:
-                report.problems.append(f"record {index}: {e}")
+        for index, outcome in enumerate(outcomes, start=1):
+            _record(outcome, f"record {index}: ", writer, report)
     except BatchError as e:
         report.problems.append(str(e))
 
 
-def open_file(path, opener: Opener, writer, say: Callable[[str], None]) -> int:
+def open_file(path, opener: Opener, writer, say: Callable[[str], None], jobs: int = 1) -> int:
     """Open one envelope or batch file, write its records, report; return its status."""
     report = FileReport(str(path))
     try:
         with open(path, "rb") as stream:
             first = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
             if is_batch(first):
-                _open_batch(stream, opener, writer, report)
+                _open_batch(stream, opener, writer, report, jobs)
             else:
                 data = stream.read(MAX_ENVELOPE_LENGTH + 1)
                 if len(data) > MAX_ENVELOPE_LENGTH:
@@ -144,6 +187,7 @@ def open_file(path, opener: Opener, writer, say: Callable[[str], None]) -> int:
         report.problems.append(f"cannot read: {e.strerror}")
     except BatchError as e:
         report.problems.append(str(e))
+    writer.flush()
     for problem in report.problems:
         say(f"{report.name}: {problem}")
     if report.not_for_key:
