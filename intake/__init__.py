@@ -57,7 +57,7 @@ def _not_set_up(app: Flask, reason: str) -> Flask:
 
 
 def _configure(app: Flask, inst: instance_module.Instance) -> None:
-    from intake import security
+    from intake import auth, security, templating
     from intake.i18n import init_i18n
 
     app.config.setdefault("INTAKE_ROLE", inst.role)
@@ -66,8 +66,15 @@ def _configure(app: Flask, inst: instance_module.Instance) -> None:
     if not app.testing and app.config["SECRET_KEY"] == DEFAULT_SECRET:
         raise RuntimeError("refusing to start with the default secret key")
     app.extensions["intake_instance"] = inst
+    app.extensions["intake_keyring"] = auth.KeyRing(
+        app.config.get("IDLE_SECONDS", auth.IDLE_SECONDS)
+    )
     security.init_app(app)
     init_i18n(app)
+    templating.init_app(app)
+    app.before_request(auth.load_user)
+    app.teardown_appcontext(auth.close_database)
+    app.register_blueprint(auth.bp)
     _register_role(app, inst)
 
 

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import click
 
-from intake import crypto, db, instance
+from intake import accounts, crypto, db, instance
 from intake.cli import fail, instance_option
+
+DEMO_OFFICER = "officer"
+
+
+def _demo_password(folder: Path) -> str:
+    """Return the demo officer's password, made once at random."""
+    path = folder / "officer-password.txt"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        crypto.write_private_file(path, secrets.token_urlsafe(9).encode() + b"\n")
+    return path.read_text().strip()
 
 
 def _demo_keys(folder: Path) -> tuple[Path, Path, str]:
@@ -43,8 +54,11 @@ def demo_command(instance_dir, keys_dir: Path) -> None:
     key_file, pub_file, passphrase = _demo_keys(keys_dir)
     if not (folder / instance.CONFIG_NAME).exists():
         inst = instance.create(folder, "field", [crypto.load_recipient_public_key(pub_file)])
-        db.open_database(inst.path).close()
+        database = db.open_database(inst.path)
+        accounts.create_user(database, DEMO_OFFICER, "officer", _demo_password(keys_dir))
+        database.close()
     click.echo(f"Demo field instance: {folder}/")
+    click.echo(f"Sign in as: {DEMO_OFFICER}   password: {_demo_password(keys_dir)}")
     click.echo(f"Demo coordinator key: {key_file} (passphrase: {passphrase})")
     click.echo("  This key stands for the central referral point's; never keep a real one")
     click.echo("  on a field device.")

@@ -6,7 +6,7 @@ through gettext so that a new language is a catalog, not a code change.
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel
 
 babel = Babel()
@@ -37,18 +37,44 @@ def select_locale() -> str:
     return request.accept_languages.best_match(supported) or DEFAULT_LOCALE
 
 
+def interview_languages() -> list[tuple[str, str]]:
+    """Return the languages an interview can be held in, each named in its own script."""
+    from babel import Locale
+
+    return [(code, Locale.parse(code).get_display_name(code)) for code in supported_locales()]
+
+
 def text_direction(locale: str) -> str:
     """Return 'rtl' for right-to-left languages, else 'ltr'."""
     return "rtl" if locale.split("_")[0] in RTL_LOCALES else "ltr"
 
 
+def in_respondent(text: str) -> str:
+    """Translate questionnaire text into the respondent's language of this interview."""
+    from flask_babel import force_locale, get_locale, gettext
+
+    language = g.get("respondent_language")
+    if not language or language == str(get_locale()):
+        return gettext(text)
+    with force_locale(language):
+        return gettext(text)
+
+
 def init_i18n(app: Flask) -> None:
-    """Bind Flask-Babel and expose the page language and direction to templates."""
+    """Bind Flask-Babel and expose the page and respondent languages to templates."""
     from flask_babel import get_locale
 
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["in_respondent"] = in_respondent
 
     @app.context_processor
     def page_language():
         locale = str(get_locale() or DEFAULT_LOCALE)
-        return {"page_lang": locale.replace("_", "-"), "page_dir": text_direction(locale)}
+        respondent = g.get("respondent_language") or locale
+        return {
+            "page_lang": locale.replace("_", "-"),
+            "page_dir": text_direction(locale),
+            "resp_lang": respondent.replace("_", "-"),
+            "resp_dir": text_direction(respondent),
+            "show_officer": respondent != locale,
+        }

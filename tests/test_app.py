@@ -9,16 +9,22 @@ import pytest
 
 from intake import create_app, instance
 from intake.security import CONTENT_SECURITY_POLICY
+from tests.screening import add_user, sign_in
 
 
 @pytest.fixture
 def app(field_instance):
-    return create_app({"INSTANCE_PATH": str(field_instance.path), "TESTING": True})
+    return create_app(
+        {"INSTANCE_PATH": str(field_instance.path), "TESTING": True, "WTF_CSRF_ENABLED": False}
+    )
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, field_instance):
+    add_user(field_instance, "admin", "admin")
+    client = app.test_client()
+    sign_in(client, "admin")
+    return client
 
 
 def test_field_status_page(client, field_instance):
@@ -34,7 +40,7 @@ def test_field_status_page(client, field_instance):
 
 
 def test_every_page_sends_strict_headers(client):
-    for path in ("/", "/static/intake.css", "/no-such-page"):
+    for path in ("/", "/signin", "/static/intake.css", "/no-such-page"):
         response = client.get(path)
         response.close()
         csp = response.headers["Content-Security-Policy"]
@@ -46,6 +52,7 @@ def test_every_page_sends_strict_headers(client):
 
 def test_pages_contain_no_inline_script_or_style(client):
     page = client.get("/").get_data(as_text=True)
+    assert "<script>" not in page and 'src="/static/lock.js"' in page
     assert "<script>" not in page and "style=" not in page and "<style" not in page
 
 
@@ -91,6 +98,7 @@ def test_other_roles_start(tmp_path, role):
     inst = instance.create(tmp_path / role, role, [])
     app = create_app({"INSTANCE_PATH": str(inst.path), "TESTING": True})
     assert app.test_client().get("/").status_code == 200
+    assert app.test_client().get("/signin").status_code == 200
     assert "field" not in app.blueprints
 
 

@@ -2,10 +2,13 @@
 
 from flask import Blueprint, render_template
 
+from intake.auth import public
+
 bp = Blueprint("hub", __name__)
 
 
 @bp.get("/")
+@public
 def index():
     """Say what this node is."""
     return render_template("role.html", role="hub")

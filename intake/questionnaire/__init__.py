@@ -4,16 +4,11 @@ Pure Python (no Flask): load and check a questionnaire, decide what is shown,
 clean answers, and turn recorded indicators into an assessment.
 """
 
-from .assessment import DIMENSIONS, OUTCOMES, Catalogue, assess, load_catalogue
+from .assessment import OUTCOMES, assess
+from .catalogue import DIMENSIONS, Catalogue, load_catalogue
 from .conditions import QuestionnaireError
-from .model import (
-    Choice,
-    Question,
-    Questionnaire,
-    Section,
-    available_questionnaires,
-    load_questionnaire,
-)
+from .loader import available_questionnaires, load_questionnaire
+from .model import Choice, Question, Questionnaire, Section
 
 __all__ = [
     "DIMENSIONS",

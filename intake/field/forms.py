@@ -1,0 +1,51 @@
+"""Turning questionnaire questions into form controls and back."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from babel import Locale
+from flask_babel import get_locale
+
+from intake.questionnaire import Question, Section
+
+_ALPHA2 = re.compile(r"[A-Z]{2}")
+_LANG = re.compile(r"[a-z]{2,3}")
+
+
+@functools.cache
+def _countries(locale: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(locale).territories
+    pairs = [(code, name) for code, name in names.items() if _ALPHA2.fullmatch(code)]
+    return tuple(sorted(pairs, key=lambda pair: pair[1]))
+
+
+@functools.cache
+def _languages(locale: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(locale).languages
+    pairs = [(code, name) for code, name in names.items() if _LANG.fullmatch(code)]
+    return tuple(sorted(pairs, key=lambda pair: pair[1]))
+
+
+def choices_for(question: Question) -> list[tuple[str, str]]:
+    """Return (value, label) pairs for a question that offers a choice."""
+    locale = str(get_locale() or "en")
+    if question.type == "country":
+        return list(_countries(locale))
+    if question.type == "language":
+        return list(_languages(locale))
+    return [(choice.id, choice.text) for choice in question.choices]
+
+
+def form_values_for(section: Section, answers: dict, form=None) -> dict:
+    """Return what each control of the section shows: the form's value, else the answer."""
+    values = {}
+    for question in section.questions:
+        if form is not None and question.type == "multiple_choice":
+            values[question.id] = form.getlist(question.id)
+        elif form is not None:
+            values[question.id] = form.get(question.id, "")
+        elif question.id in answers:
+            values[question.id] = answers[question.id]
+    return values

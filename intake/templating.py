@@ -1,0 +1,49 @@
+"""Template helpers shared by every role's pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask, current_app
+from flask_babel import format_datetime, lazy_gettext
+
+from intake.questionnaire import load_catalogue
+
+ROLE_NAMES = {
+    "officer": lazy_gettext("Officer"),
+    "ngo": lazy_gettext("NGO worker"),
+    "coordinator": lazy_gettext("Coordinator"),
+    "admin": lazy_gettext("Administrator"),
+}
+
+
+def format_datetime_utc(stamp: str) -> str:
+    """Format a header timestamp (UTC, RFC 3339) in the page's locale and time zone."""
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return format_datetime(moment, "short")
+
+
+def format_timestamp(seconds: float) -> str:
+    """Format a Unix time in the page's locale."""
+    return format_datetime(datetime.fromtimestamp(seconds, UTC), "short")
+
+
+def referral_label(option: str) -> str:
+    """Return the translated label of a referral option."""
+    from flask_babel import gettext
+
+    return gettext(load_catalogue().referral_options.get(option, option))
+
+
+def init_app(app: Flask) -> None:
+    """Make the helpers available in every template."""
+    app.jinja_env.globals.update(
+        format_datetime_utc=format_datetime_utc,
+        format_timestamp=format_timestamp,
+        referral_label=referral_label,
+        role_names=ROLE_NAMES,
+    )
+
+    @app.context_processor
+    def idle():
+        return {"idle_seconds": current_app.extensions["intake_keyring"].idle_seconds}
