@@ -55,6 +55,8 @@ def fill_section(questionnaire, section_id: str, answers: dict, overrides, text,
         value = value_for(question, overrides, text, child)
         form[question.id] = value
         context[question.id] = value
+    # What the screen showed, as the page's hidden fields say (no follow-up to reveal).
+    form["_shown"] = list(form)
     return form
 
 
@@ -74,7 +76,7 @@ def complete_screening(client, questionnaire_id: str, overrides=None, text="answ
         section_id = location.rstrip("/").rsplit("/", 1)[1]
         visited.append(section_id)
         form = fill_section(questionnaire, section_id, answers, overrides, text, child)
-        answers.update(form)
+        answers.update({k: v for k, v in form.items() if k != "_shown"})
         response = client.post(location, data={**form, "action": "next"})
         assert response.status_code == 303, (section_id, response.get_data(as_text=True)[-2000:])
         location = response.headers["Location"]

@@ -252,3 +252,25 @@ def test_cheap_parameters_are_only_a_test_setting():
     assert crypto.ARGON2_PARAMETERS["memory_cost"] >= 64 * 1024
     assert CHEAP_ARGON2 != crypto.ARGON2_PARAMETERS
     assert OFFICER_PASSWORD
+
+
+def test_a_follow_up_on_the_same_screen_is_shown_before_moving_on(officer):
+    """Skip logic without JavaScript: the screen comes back with the follow-up."""
+    from intake.questionnaire import load_questionnaire
+    from tests.screening import fill_section
+
+    questionnaire = load_questionnaire("screening-short")
+    location = _start(officer)
+    answers = {}
+    for section_id in ("safety", "consent"):
+        form = fill_section(questionnaire, section_id, answers, {"under_18": "not_sure"}, "x", True)
+        answers.update({k: v for k, v in form.items() if k != "_shown"})
+        location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+    assert location.endswith("/about_you")
+    first = officer.get(location).get_data(as_text=True)
+    assert 'name="child_act_purpose"' not in first
+    shown = ["age", "journey_start_country", "arrival_date", "child_act"]
+    response = officer.post(location, data={"child_act": "yes", "_shown": shown, "action": "next"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/about_you")
+    again = officer.get(location).get_data(as_text=True)
+    assert 'name="child_act_purpose"' in again

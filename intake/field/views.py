@@ -131,9 +131,28 @@ def section(draft_id, section_id):
     if errors:
         values = form_values_for(current, draft.answers, request.form)
         return _render_section(draft, current, values, errors, 422)
+    if _revealed(current, draft.answers):
+        # An answer opened a follow-up on this screen: show it before moving on.
+        return redirect(url_for("field.section", draft_id=draft.id, section_id=section_id), 303)
     if following:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=following), 303)
     return redirect(url_for("field.review", draft_id=draft.id), 303)
+
+
+def _revealed(section, answers) -> bool:
+    """Tell whether the answers show questions that were not on the submitted screen."""
+    shown = set(request.form.getlist("_shown"))
+    return any(q.id not in shown for q in section.visible_questions(answers))
+
+
+@bp.get("/screening/<uuid:draft_id>/resume")
+@auth.requires_role(*SCREENERS)
+def resume(draft_id):
+    """Go back to the screen where the interview was left."""
+    draft = _load(draft_id)
+    shown = [s.id for s in draft.sections()]
+    target = draft.data.get("section") if draft.data.get("section") in shown else shown[0]
+    return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
 
 
 @bp.get("/screening/<uuid:draft_id>/review")

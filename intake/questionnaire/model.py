@@ -42,34 +42,6 @@ __all__ = [
     "Section",
     "clean_answer",
 ]
-# loader.py builds these classes, so it imports this module: its names are
-# looked up on first use (PEP 562) rather than imported here, to avoid a cycle.
-_LOADER_NAMES = frozenset(
-    {
-        "AUDIENCES",
-        "CHOICE_TYPES",
-        "ID_PATTERN",
-        "LIMIT_KEYS",
-        "NAME_PATTERN",
-        "QUESTIONNAIRE_DIR",
-        "QUESTION_KEYS",
-        "SECTION_KEYS",
-        "TOP_KEYS",
-        "TYPES",
-        "YES_NO_UNKNOWN_TEXTS",
-        "available_questionnaires",
-        "load_questionnaire",
-    }
-)
-
-
-def __getattr__(name: str):
-    """Return a name that moved to loader.py, or raise AttributeError."""
-    if name in _LOADER_NAMES:
-        from . import loader
-
-        return getattr(loader, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
