@@ -251,9 +251,11 @@ def register_commands() -> None:
     from intake.outbox_cli import outbox_group
     from intake.questionnaire.cli import assess_command
     from intake.server import serve_command
+    from intake.translate_cli import translate_group
     from intake.users_cli import users_group
 
-    for command in (outbox_group, serve_command, demo_command, assess_command, users_group):
+    commands = (outbox_group, serve_command, demo_command, assess_command, users_group)
+    for command in (*commands, translate_group):
         main.add_command(command)
 
 

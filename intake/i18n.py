@@ -6,27 +6,66 @@ through gettext so that a new language is a catalog, not a code change.
 
 from __future__ import annotations
 
+import functools
+import tomllib
+from pathlib import Path
+
 from flask import Flask, g, request, session
 from flask_babel import Babel
 
 babel = Babel()
 
 DEFAULT_LOCALE = "en"
-# Right-to-left scripts among the languages Intake is used in.
+TRANSLATIONS = Path(__file__).parent / "translations"
+REVIEW_FILE = TRANSLATIONS / "review.toml"
+# The languages Intake ships, English first: the languages of people met at
+# Europe's borders and in its shelters, and of the officers who meet them.
+LANGUAGES = (
+    "en", "ar", "fa", "ps", "ur", "ti", "am", "so", "sw", "ha", "fr", "es", "pt", "ro", "bg",
+    "hu", "sq", "uk", "ru", "zh_Hans", "vi", "th", "km", "my", "fil", "id", "bn", "hi", "ne", "tr",
+)  # fmt: skip
+# Right-to-left scripts among them.
 RTL_LOCALES = {"ar", "fa", "ps", "ur", "he"}
 
 
+@functools.cache
 def supported_locales() -> list[str]:
-    """Return the interface languages that have a catalog, English first."""
-    from pathlib import Path
+    """Return the shipped languages that have a compiled catalog, English first."""
+    compiled = {p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")}
+    return [code for code in LANGUAGES if code == DEFAULT_LOCALE or code in compiled]
 
-    folder = Path(__file__).parent / "translations"
-    found = sorted(p.name for p in folder.glob("*") if (p / "LC_MESSAGES").is_dir())
-    return [DEFAULT_LOCALE, *[code for code in found if code != DEFAULT_LOCALE]]
+
+@functools.cache
+def review_states() -> dict[str, dict]:
+    """Return each language's review state from translations/review.toml."""
+    try:
+        return tomllib.loads(REVIEW_FILE.read_text("utf-8"))["languages"]
+    except FileNotFoundError:
+        return {}
+
+
+def is_reviewed(locale: str) -> bool:
+    """Tell whether a native speaker has reviewed this language's catalog."""
+    return locale == DEFAULT_LOCALE or review_states().get(locale, {}).get("state") == "reviewed"
+
+
+@functools.cache
+def language_names() -> list[tuple[str, str]]:
+    """Return (code, name in its own script) for every supported language."""
+    from babel import Locale
+
+    return [(code, Locale.parse(code).get_display_name(code)) for code in supported_locales()]
 
 
 def select_locale() -> str:
-    """Choose the interface language: explicit choice, then session, then browser, then default."""
+    """Choose the officer's interface language for this request.
+
+    In order: an explicit choice (`?lang=` from the language picker, then
+    remembered in the session), the session's earlier choice, the browser's
+    Accept-Language, English. Only shipped languages with a compiled catalog
+    are ever chosen. The respondent's language is separate: it belongs to the
+    interview (see `in_respondent`), not to the officer's session.
+    """
     supported = supported_locales()
     chosen = request.args.get("lang")
     if chosen in supported:
@@ -39,9 +78,7 @@ def select_locale() -> str:
 
 def interview_languages() -> list[tuple[str, str]]:
     """Return the languages an interview can be held in, each named in its own script."""
-    from babel import Locale
-
-    return [(code, Locale.parse(code).get_display_name(code)) for code in supported_locales()]
+    return language_names()
 
 
 def text_direction(locale: str) -> str:
@@ -72,6 +109,11 @@ def init_i18n(app: Flask) -> None:
         locale = str(get_locale() or DEFAULT_LOCALE)
         respondent = g.get("respondent_language") or locale
         return {
+            "languages": language_names(),
+            "page_locale": locale,
+            "unreviewed": [
+                code for code in dict.fromkeys((locale, respondent)) if not is_reviewed(code)
+            ],
             "page_lang": locale.replace("_", "-"),
             "page_dir": text_direction(locale),
             "resp_lang": respondent.replace("_", "-"),

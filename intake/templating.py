@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask_babel import format_datetime, lazy_gettext
 
 from intake.questionnaire import load_catalogue
+from intake.questionnaire.messages import translate
 
 ROLE_NAMES = {
     "officer": lazy_gettext("Officer"),
@@ -35,12 +36,20 @@ def referral_label(option: str) -> str:
     return gettext(load_catalogue().referral_options.get(option, option))
 
 
+def tr(message) -> str:
+    """Translate an error or reason message into the page's language."""
+    from flask_babel import gettext
+
+    return translate(message, gettext)
+
+
 def init_app(app: Flask) -> None:
     """Make the helpers available in every template."""
     app.jinja_env.globals.update(
         format_datetime_utc=format_datetime_utc,
         format_timestamp=format_timestamp,
         referral_label=referral_label,
+        tr=tr,
         role_names=ROLE_NAMES,
     )
 

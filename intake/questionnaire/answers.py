@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .conditions import is_answered
+from .messages import N_, Message
 
 if TYPE_CHECKING:
     # Annotations only: model.py imports this module to clean answers.
@@ -26,21 +27,21 @@ LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # BCP 47, si
 # Every message a respondent or officer may see about an answer, in one place
 # for translation. Named placeholders only.
 MESSAGES = {
-    "required": "Please answer this question.",
-    "choice": "Choose one of the answers shown.",
-    "choices": "Choose only from the answers shown.",
-    "single": "Give one answer only.",
-    "integer": "Enter a whole number.",
-    "number": "Enter a number.",
-    "too_small": "Enter a number of at least {min}.",
-    "too_large": "Enter a number of at most {max}.",
-    "date": "Enter a date as year-month-day, for example 2024-03-31.",
-    "too_early": "Enter a date on or after {min}.",
-    "too_late": "Enter a date on or before {max}.",
-    "country": "Choose a country from the list.",
-    "language": "Choose a language from the list.",
-    "too_long": "Shorten this answer to at most {max} characters.",
-    "one_line": "Write this answer on one line.",
+    "required": N_("Please answer this question."),
+    "choice": N_("Choose one of the answers shown."),
+    "choices": N_("Choose only from the answers shown."),
+    "single": N_("Give one answer only."),
+    "integer": N_("Enter a whole number."),
+    "number": N_("Enter a number."),
+    "too_small": N_("Enter a number of at least %(min)s."),
+    "too_large": N_("Enter a number of at most %(max)s."),
+    "date": N_("Enter a date as year-month-day, for example 2024-03-31."),
+    "too_early": N_("Enter a date on or after %(min)s."),
+    "too_late": N_("Enter a date on or before %(max)s."),
+    "country": N_("Choose a country from the list."),
+    "language": N_("Choose a language from the list."),
+    "too_long": N_("Shorten this answer to at most %(max)s characters."),
+    "one_line": N_("Write this answer on one line."),
 }
 
 
@@ -48,14 +49,14 @@ def clean_answer(question: Question, form_values: Mapping, today: dt.date):
     """Return (clean value or None, error message or None) for one question."""
     raw = _raw_value(question, form_values)
     if not is_answered(raw):
-        return None, (MESSAGES["required"] if question.required else None)
+        return None, (Message(MESSAGES["required"]) if question.required else None)
     if question.type == "multiple_choice":
         chosen = set(raw)
         if not chosen <= set(question.choice_ids):
-            return None, MESSAGES["choices"]
+            return None, Message(MESSAGES["choices"])
         return [c for c in question.choice_ids if c in chosen], None
     if isinstance(raw, list | tuple):
-        return None, MESSAGES["single"]
+        return None, Message(MESSAGES["single"])
     cleaner = _CLEANERS.get(question.type, _clean_choice)
     return cleaner(question, raw, today)
 
@@ -76,7 +77,7 @@ def _raw_value(question: Question, form_values: Mapping):
 
 def _clean_choice(question: Question, raw, today):
     """Accept one of the question's choice ids."""
-    return (raw, None) if raw in question.choice_ids else (None, MESSAGES["choice"])
+    return (raw, None) if raw in question.choice_ids else (None, Message(MESSAGES["choice"]))
 
 
 def _clean_number(question: Question, raw, today):
@@ -88,14 +89,14 @@ def _clean_number(question: Question, raw, today):
         if question.integer and value != int(value):
             raise ValueError
     except (TypeError, ValueError):
-        return None, MESSAGES["integer" if question.integer else "number"]
+        return None, Message(MESSAGES["integer" if question.integer else "number"])
     if not math.isfinite(value):
-        return None, MESSAGES["number"]
+        return None, Message(MESSAGES["number"])
     value = int(value) if question.integer else value
     if question.min is not None and value < question.min:
-        return None, MESSAGES["too_small"].format(min=question.min)
+        return None, Message(MESSAGES["too_small"], min=question.min)
     if question.max is not None and value > question.max:
-        return None, MESSAGES["too_large"].format(max=question.max)
+        return None, Message(MESSAGES["too_large"], max=question.max)
     return value, None
 
 
@@ -106,12 +107,12 @@ def _clean_date(question: Question, raw, today):
             raise ValueError
         value = dt.date.fromisoformat(raw)
     except ValueError:
-        return None, MESSAGES["date"]
+        return None, Message(MESSAGES["date"])
     low, high = _date_bound(question.min, today), _date_bound(question.max, today)
     if low and value < low:
-        return None, MESSAGES["too_early"].format(min=low.isoformat())
+        return None, Message(MESSAGES["too_early"], min=low.isoformat())
     if high and value > high:
-        return None, MESSAGES["too_late"].format(max=high.isoformat())
+        return None, Message(MESSAGES["too_late"], max=high.isoformat())
     return value.isoformat(), None
 
 
@@ -127,7 +128,9 @@ def _clean_code(pattern: re.Pattern, message: str, transform):
 
     def clean(question: Question, raw, today):
         value = transform(raw) if isinstance(raw, str) else None
-        return (value, None) if value and pattern.match(value) else (None, MESSAGES[message])
+        return (
+            (value, None) if value and pattern.match(value) else (None, Message(MESSAGES[message]))
+        )
 
     return clean
 
@@ -135,13 +138,13 @@ def _clean_code(pattern: re.Pattern, message: str, transform):
 def _clean_text(question: Question, raw, today):
     """Accept text up to the question's length; short text on one line."""
     if not isinstance(raw, str):
-        return None, MESSAGES["one_line"]
+        return None, Message(MESSAGES["one_line"])
     value = raw.replace("\r\n", "\n")
     limit = question.max_length or TEXT_LIMITS[question.type]
     if question.type == "short_text" and "\n" in value:
-        return None, MESSAGES["one_line"]
+        return None, Message(MESSAGES["one_line"])
     if len(value) > limit:
-        return None, MESSAGES["too_long"].format(max=limit)
+        return None, Message(MESSAGES["too_long"], max=limit)
     return value, None
 
 

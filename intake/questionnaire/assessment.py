@@ -25,24 +25,33 @@ from .catalogue import (
     Threshold,
     load_catalogue,
 )
+from .messages import N_, Message
 
 OUTCOMES = ("no_indicators", "consider_referral", "refer_now")  # lowest first
 
 # Every English sentence the assessment writes, in one place for translation.
 # Named placeholders only. Never "victim": screening does not identify.
 REASONS = {
-    "child": "Child strengths and the child rule were used: the person is under 18, "
-    "or their age is uncertain and a child is presumed.",
-    "urgent": "Urgent safety: {label} (answered yes).",
-    "dimension": "{title} (dimension {number}) is positive: {indicators} meet "
-    "the threshold '{threshold}'.",
-    "rule_held": "{rule} holds: {parts}.",
-    "rule_missing": "{rule} does not hold; missing: {parts}.",
-    "strong": "Strong indicator recorded: {indicators}.",
-    "below": "The recorded indicators do not make any dimension positive: {indicators}.",
-    "none": "No indicators were recorded.",
-    "adult_act": "ACT (the child act) is recorded but counts only for a child.",
+    "child": N_(
+        "Child strengths and the child rule were used: the person is under 18, "
+        "or their age is uncertain and a child is presumed."
+    ),
+    "urgent": N_("Urgent safety: %(label)s (answered yes)."),
+    "dimension": N_(
+        "%(title)s (dimension %(number)s) is positive: %(indicators)s meet "
+        "the threshold '%(threshold)s'."
+    ),
+    "rule_held": N_("%(rule)s holds: %(parts)s."),
+    "rule_missing": N_("%(rule)s does not hold; missing: %(parts)s."),
+    "strong": N_("Strong indicator recorded: %(indicators)s."),
+    "below": N_("The recorded indicators do not make any dimension positive: %(indicators)s."),
+    "none": N_("No indicators were recorded."),
+    "adult_act": N_("ACT (the child act) is recorded but counts only for a child."),
 }
+# Strength words inside reasons, so that they are translated too.
+STRENGTH_WORDS = {"strong": N_("strong"), "medium": N_("medium"), "weak": N_("weak")}
+INDICATOR_WITH_STRENGTH = N_("%(id)s (%(strength)s)")
+URGENT_FALLBACK = N_("an urgent-safety answer (%(id)s)")
 
 # The catalogue's names lived here before catalogue.py was split out; they stay
 # importable from this module.
@@ -132,42 +141,49 @@ def _clause_holds(clause: Clause, positive: Mapping, ids: list[str]) -> bool:
     return any(positive[d] for d in clause.dimensions) or bool(clause.recorded & set(ids))
 
 
-def _listed(ids: Iterable[str], strengths: Mapping) -> str:
-    """Format ids as 'DR1 (strong), DR2 (medium)'."""
-    return ", ".join(f"{i} ({strengths[i]})" if strengths[i] else i for i in ids)
+def _listed(ids: Iterable[str], strengths: Mapping) -> list:
+    """List ids as 'DR1 (strong), DR2 (medium)', each part translatable."""
+    return [
+        Message(INDICATOR_WITH_STRENGTH, id=i, strength=Message(STRENGTH_WORDS[strengths[i]]))
+        if strengths[i]
+        else i
+        for i in ids
+    ]
 
 
 def _reasons(catalogue, ids, strengths, positive, rule, held, strong, child, urgent) -> list[str]:
     """Explain the outcome: child rule, urgent answers, dimensions, rule, strong ids."""
-    reasons = [REASONS["child"]] if child else []
+    reasons = [Message(REASONS["child"])] if child else []
     for ident in urgent:
-        label = catalogue.urgent.get(ident, (f"an urgent-safety answer ({ident})",))[0]
-        reasons.append(REASONS["urgent"].format(label=label))
+        known = catalogue.urgent.get(ident)
+        label = Message(known[0]) if known else Message(URGENT_FALLBACK, id=ident)
+        reasons.append(Message(REASONS["urgent"], label=label))
     for dim in catalogue.dimensions:
         if positive[dim.number]:
             members = [i for i in ids if catalogue.indicators[i].dimension == dim.number]
             reasons.append(
-                REASONS["dimension"].format(
-                    title=dim.title,
+                Message(
+                    REASONS["dimension"],
+                    title=Message(dim.title),
                     number=dim.number,
                     indicators=_listed(members, strengths),
-                    threshold=positive[dim.number].label,
+                    threshold=Message(positive[dim.number].label),
                 )
             )
     if "ACT" in ids and not child:
-        reasons.append(REASONS["adult_act"])
+        reasons.append(Message(REASONS["adult_act"]))
     if held:
-        parts = "; ".join(c.label for c in rule.clauses)
-        reasons.append(REASONS["rule_held"].format(rule=rule.label, parts=parts))
+        parts = [Message(c.label) for c in rule.clauses]
+        reasons.append(Message(REASONS["rule_held"], rule=Message(rule.label), parts=parts))
     elif any(positive.values()):
-        missing = [c.label for c in rule.clauses if not _clause_holds(c, positive, ids)]
-        reasons.append(REASONS["rule_missing"].format(rule=rule.label, parts="; ".join(missing)))
+        missing = [Message(c.label) for c in rule.clauses if not _clause_holds(c, positive, ids)]
+        reasons.append(Message(REASONS["rule_missing"], rule=Message(rule.label), parts=missing))
     elif strong:
-        reasons.append(REASONS["strong"].format(indicators=_listed(strong, strengths)))
+        reasons.append(Message(REASONS["strong"], indicators=_listed(strong, strengths)))
     elif ids:
-        reasons.append(REASONS["below"].format(indicators=_listed(ids, strengths)))
+        reasons.append(Message(REASONS["below"], indicators=_listed(ids, strengths)))
     elif not urgent:
-        reasons.append(REASONS["none"])
+        reasons.append(Message(REASONS["none"]))
     return reasons
 
 

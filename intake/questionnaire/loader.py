@@ -25,6 +25,7 @@ from .conditions import (
     load_toml,
     parse_condition,
 )
+from .messages import N_
 from .model import CHILD_CONDITION, Choice, Question, Questionnaire, Section
 
 QUESTIONNAIRE_DIR = CATALOGUE_PATH.parent
@@ -50,7 +51,7 @@ LIMIT_KEYS = {
 # A name may come from a URL: letters, digits and dashes only, never a path.
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-YES_NO_UNKNOWN_TEXTS = {"yes": "Yes", "no": "No", "unknown": "Don't know"}
+YES_NO_UNKNOWN_TEXTS = {"yes": N_("Yes"), "no": N_("No"), "unknown": N_("Don't know")}
 
 QUESTION_KEYS = {
     "id",
