@@ -86,6 +86,9 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
         from intake.field import bp
     elif inst.role == "hub":
         from intake.hub import bp
+
+        # Batches of a few thousand sealed records; the stream is read as it comes.
+        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     else:
         from intake.workspace import bp
     app.register_blueprint(bp)

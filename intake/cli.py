@@ -248,6 +248,7 @@ def open_command(key, passphrase_file, output_format, with_header, jobs, files) 
 def register_commands() -> None:
     """Attach the commands that live in their own modules."""
     from intake.demo import demo_command
+    from intake.hub_cli import enroll_command, hub_group, sync_command
     from intake.outbox_cli import outbox_group
     from intake.questionnaire.cli import assess_command
     from intake.server import serve_command
@@ -255,7 +256,7 @@ def register_commands() -> None:
     from intake.users_cli import users_group
 
     commands = (outbox_group, serve_command, demo_command, assess_command, users_group)
-    for command in (*commands, translate_group):
+    for command in (*commands, translate_group, hub_group, enroll_command, sync_command):
         main.add_command(command)
 
 

@@ -34,11 +34,11 @@ def translate_update(locales) -> None:
 @click.option("--quiet", is_flag=True, help="Print nothing when all went well.")
 def translate_compile(quiet) -> None:
     """Compile every language's catalog that exists to the .mo file gettext reads."""
-    for locale in translate.shipped_locales():
-        if translate.po_path(locale).exists():
-            target = translate.compile_catalog(locale)
-            if not quiet:
-                click.echo(f"compiled {target}")
+    for locale, target in translate.compile_all().items():
+        if target is None:
+            click.echo(f"{locale}: not compiled, the catalog has gaps (see intake translate check)")
+        elif not quiet:
+            click.echo(f"compiled {target}")
 
 
 @translate_group.command("check")

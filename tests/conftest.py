@@ -75,3 +75,10 @@ def run_intake(*args, input: bytes | None = None, env: dict | None = None, cwd=N
 @pytest.fixture
 def intake_cli():
     return run_intake
+
+
+def pytest_sessionstart(session):
+    """Compile the catalogs, as `make` does, so that pytest alone sees every language."""
+    from intake import translate
+
+    translate.compile_all()

@@ -50,6 +50,10 @@ def test_role_by_route_matrix(tmp_path, coordinator_key, node_role):
             status = response.status_code
             if allowed == "public":
                 assert status != 403, (endpoint, user_role)
+            elif allowed == "device":
+                # Machine routes: a session neither helps nor is asked for; the
+                # empty body is refused on its own terms (no code, no signature).
+                assert status in (400, 403, 415), (endpoint, method, user_role, status)
             elif user_role is None:
                 assert status == 302 and "/signin" in response.headers["Location"], (
                     endpoint,
@@ -62,6 +66,20 @@ def test_role_by_route_matrix(tmp_path, coordinator_key, node_role):
             assert status < 500, (endpoint, method, user_role)
             checked += 1
     assert checked >= len(routes) * 5
+
+
+def test_only_device_routes_skip_csrf_and_they_refuse_unsigned_input(tmp_path, coordinator_key):
+    app = _app(tmp_path, coordinator_key, "hub", csrf=True)
+    device_routes = [e for e, m, _u, allowed in _routes(app) if allowed == "device"]
+    assert sorted(set(device_routes)) == ["hub.api_batches", "hub.api_enroll"]
+    client = app.test_client()
+    assert (
+        client.post(
+            "/api/v1/batches", data=b"x", content_type="application/octet-stream"
+        ).status_code
+        == 400
+    )
+    assert client.post("/api/v1/enroll", json={"code": "x", "public_key": "00"}).status_code == 403
 
 
 def test_the_matrix_covers_the_screening_routes(tmp_path, coordinator_key):

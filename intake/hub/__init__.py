@@ -12,3 +12,6 @@ bp = Blueprint("hub", __name__)
 def index():
     """Say what this node is."""
     return render_template("role.html", role="hub")
+
+
+from intake.hub import api  # noqa: E402,F401 - registers the API routes on bp

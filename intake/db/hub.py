@@ -1,0 +1,119 @@
+"""The hub's storage: devices, enrolment codes, envelopes it cannot open, batches."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def add_enrol_code(db, code_hash: str, name: str, created: str, expires: float) -> None:
+    """Remember a one-time enrolment code (only its hash)."""
+    with db.atomic():
+        db["enrol_codes"].insert(
+            {"code_hash": code_hash, "name": name, "created": created, "expires": expires}
+        )
+
+
+def use_enrol_code(db, code_hash: str, now: float, used: str) -> str | None:
+    """Spend an unexpired, unused code; return the device name it was made for."""
+    with db.atomic():
+        row = db.execute(
+            "SELECT name FROM enrol_codes WHERE code_hash = ? AND used IS NULL AND expires > ?",
+            [code_hash, now],
+        ).fetchone()
+        if row is None:
+            return None
+        db.execute("UPDATE enrol_codes SET used = ? WHERE code_hash = ?", [used, code_hash])
+    return row[0]
+
+
+def enrol_device(db, device_id: str, name: str, public_key_hex: str, now: str) -> None:
+    """Register a device's signing key (re-enrolling a revoked key is refused by the caller)."""
+    with db.atomic():
+        db["devices"].upsert(
+            {"id": device_id, "name": name, "public_key": public_key_hex, "enrolled": now},
+            pk="id",
+        )
+
+
+def device(db, device_id: str) -> dict | None:
+    """Return a device by id."""
+    rows = list(db["devices"].rows_where("id = ?", [device_id], limit=1))
+    return rows[0] if rows else None
+
+
+def list_devices(db) -> list[dict]:
+    """Return every device, newest first."""
+    return list(db["devices"].rows_where(order_by="enrolled desc"))
+
+
+def revoke_device(db, device_id: str, now: str) -> bool:
+    """Refuse a device's batches from now on; False if there is no such device."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE devices SET revoked = ? WHERE id = ? AND revoked IS NULL", [now, device_id]
+        )
+    return cursor.rowcount > 0
+
+
+def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -> list[str]:
+    """Store a verified batch's envelopes at most once each; return the ids that were new.
+
+    One transaction: a batch is stored whole or not at all, so a connection
+    cut at any point leaves nothing half-written, and sending it again stores
+    only what is missing.
+    """
+    new = []
+    with db.atomic():
+        for record_id, kind, created, data in envelopes:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO envelopes"
+                " (id, kind, created, device, batch_id, received, envelope)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record_id,
+                    kind,
+                    created,
+                    batch["device"],
+                    batch["batch_id"],
+                    batch["received"],
+                    data,
+                ],
+            )
+            if cursor.rowcount:
+                new.append(record_id)
+        duplicates = len(envelopes) - len(new)
+        db["batches"].upsert({**batch, "stored": len(new), "duplicates": duplicates}, pk="batch_id")
+        db.execute(
+            "UPDATE devices SET last_seen = ?, records_received = records_received + ?"
+            " WHERE id = ?",
+            [batch["received"], len(new), batch["device"]],
+        )
+    return new
+
+
+def count_envelopes(db: sqlite_utils.Database) -> int:
+    """Count the envelopes the hub holds."""
+    return db.execute("SELECT count(*) FROM envelopes").fetchone()[0]
+
+
+def recent_batches(db, limit: int = 50) -> list[dict]:
+    """Return the latest batches received."""
+    return list(db["batches"].rows_where(order_by="received desc", limit=limit))
+
+
+def envelope_ids(db) -> set[str]:
+    """Return the ids of every envelope held (for tests and audits; never their content)."""
+    return {row[0] for row in db.execute("SELECT id FROM envelopes")}
+
+
+# -- field: sync settings and state ---------------------------------------
+
+
+def get_sync_state(db, key: str) -> str | None:
+    row = db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def set_sync_state(db, key: str, value: str) -> None:
+    with db.atomic():
+        db["sync_state"].upsert({"key": key, "value": value}, pk="key")

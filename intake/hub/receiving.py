@@ -1,0 +1,108 @@
+"""How the hub takes a batch: check everything first, then store all of it or nothing.
+
+The hub never opens an envelope; it checks what it can without a key: the
+device is enrolled and not revoked, the batch is signed by that device's key,
+every envelope is well formed and sealed to at least one of this hub's
+coordinator keys. Only then does it store, once per record UUID.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from intake import db
+from intake.batch import BatchError, BatchReader
+from intake.envelope import EnvelopeError, parse_envelope, utc_now
+
+MAX_RECORDS_PER_BATCH = 20_000
+
+
+class BatchRefused(Exception):
+    """The whole batch is refused; nothing of it was stored."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+@dataclass
+class Receipt:
+    """The hub's answer, record by record."""
+
+    batch_id: str
+    results: list[dict] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r["status"] == status)
+
+    def as_json(self) -> dict:
+        return {
+            "batch": self.batch_id,
+            "stored": self.count("stored"),
+            "duplicate": self.count("duplicate"),
+            "rejected": self.count("rejected"),
+            "results": self.results,
+        }
+
+
+def _check_device(database, header) -> dict:
+    device = db.device(database, header.device)
+    if device is None:
+        raise BatchRefused(f"device {header.device} is not enrolled here", 403)
+    if device["revoked"]:
+        raise BatchRefused(f"device {header.device} was revoked on {device['revoked']}", 403)
+    if device["public_key"] != header.signer.hex():
+        raise BatchRefused("the batch is not signed with the key enrolled for this device", 403)
+    return device
+
+
+def _read_envelopes(reader: BatchReader, recipient_ids: set[str]) -> list[tuple]:
+    """Read and check every envelope; the signature is verified after the last one."""
+    checked = []
+    for index, data in enumerate(reader.envelopes(), start=1):
+        try:
+            envelope = parse_envelope(data)
+            header = envelope.header
+            record_id = str(uuid.UUID(header["id"]))
+            if record_id != header["id"]:
+                raise EnvelopeError("record id is not a canonical UUID")
+        except (EnvelopeError, ValueError, TypeError) as e:
+            raise BatchRefused(f"record {index}: {e}") from None
+        sealed_here = bool(recipient_ids & set(header["recipients"]))
+        checked.append((record_id, header["kind"], header["created"], data, sealed_here))
+        if index > MAX_RECORDS_PER_BATCH:
+            raise BatchRefused(f"more than {MAX_RECORDS_PER_BATCH} records in one batch", 413)
+    return checked
+
+
+def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: str) -> Receipt:
+    """Check a batch in full, then store its envelopes at most once each."""
+    try:
+        reader = BatchReader(stream)
+        device = _check_device(database, reader.header)
+        checked = _read_envelopes(reader, recipient_ids)
+    except BatchError as e:
+        raise BatchRefused(str(e)) from None
+    receipt = Receipt(reader.header.batch_id)
+    acceptable = [(i, k, c, d) for i, k, c, d, here in checked if here]
+    batch = {
+        "batch_id": reader.header.batch_id,
+        "device": device["id"],
+        "received": utc_now(),
+        "count": len(checked),
+        "duplicates": 0,
+        "rejected": len(checked) - len(acceptable),
+        "source": source,
+    }
+    new = set(db.store_batch(database, batch, acceptable))
+    for record_id, _kind, _created, _data, here in checked:
+        if not here:
+            reason = "not sealed to any coordinator key of this hub"
+            receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})
+        else:
+            status = "stored" if record_id in new else "duplicate"
+            new.discard(record_id)  # a UUID twice in one batch: the second is a duplicate
+            receipt.results.append({"id": record_id, "status": status})
+    return receipt

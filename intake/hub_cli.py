@@ -1,0 +1,145 @@
+"""`intake hub ...` on the hub, and `intake enroll` / `intake sync` on a field device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from intake import crypto, db, instance, sync
+from intake.cli import fail, instance_option, load_instance, load_public_keys
+from intake.envelope import utc_now
+
+
+@click.group("hub")
+def hub_group() -> None:
+    """Run the central referral point's hub: devices, recipients, imports."""
+
+
+@hub_group.command("enroll-code")
+@instance_option
+@click.option("--name", required=True, help="The device's name, e.g. 'Crossing 7'.")
+def hub_enroll_code(instance_dir, name) -> None:
+    """Print a one-time code (valid 24 hours) that enrols one field device."""
+    from intake.hub.enrolment import CODE_HOURS, new_code
+
+    inst = load_instance(instance_dir, "hub")
+    code = new_code(db.open_database(inst.path), name)
+    click.echo(f"Enrolment code for {name!r}: {code}")
+    click.echo(f"It works once, within {CODE_HOURS} hours: intake enroll HUB_URL {code}")
+
+
+@hub_group.command("revoke")
+@instance_option
+@click.argument("device")
+def hub_revoke(instance_dir, device) -> None:
+    """Refuse every batch from a lost or stolen device, at once."""
+    inst = load_instance(instance_dir, "hub")
+    if not db.revoke_device(db.open_database(inst.path), device, utc_now()):
+        fail(f"no enrolled, unrevoked device {device!r} (see: intake hub devices)")
+    click.echo(f"Device {device} is revoked: its batches are refused from now on")
+
+
+@hub_group.command("devices")
+@instance_option
+def hub_devices(instance_dir) -> None:
+    """List enrolled devices: name, enrolled, last seen, records received, revoked."""
+    inst = load_instance(instance_dir, "hub")
+    for d in db.list_devices(db.open_database(inst.path)):
+        state = f"revoked {d['revoked']}" if d["revoked"] else "active"
+        click.echo(
+            f"{d['id']}  {d['name']:<20} enrolled {d['enrolled']}  last seen "
+            f"{d['last_seen'] or '-'}  {d['records_received']} records  {state}"
+        )
+
+
+@hub_group.command("import")
+@instance_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def hub_import(instance_dir, file: Path) -> None:
+    """Import a batch file carried by hand, with the same checks as over the network."""
+    from intake.hub.receiving import BatchRefused, receive_batch
+
+    inst = load_instance(instance_dir, "hub")
+    recipient_ids = {crypto.key_id(k) for k in inst.recipient_keys()}
+    try:
+        with open(file, "rb") as stream:
+            receipt = receive_batch(db.open_database(inst.path), stream, recipient_ids, "file")
+    except OSError as e:
+        fail(f"{file}: {e.strerror}")
+    except BatchRefused as refused:
+        fail(f"{file}: {refused.reason}")
+    summary = receipt.as_json()
+    click.echo(
+        f"{file}: {summary['stored']} stored, {summary['duplicate']} already here,"
+        f" {summary['rejected']} rejected"
+    )
+    for result in receipt.results:
+        if result["status"] == "rejected":
+            click.echo(f"  {result['id']}: {result['reason']}")
+
+
+@hub_group.group("recipients")
+def hub_recipients() -> None:
+    """Change the coordinator keys that enrolling devices are told to seal to."""
+
+
+@hub_recipients.command("add")
+@instance_option
+@click.argument("pub", type=click.Path(dir_okay=False, path_type=Path))
+def hub_recipients_add(instance_dir, pub) -> None:
+    """Add a coordinator's public key."""
+    inst = load_instance(instance_dir, "hub")
+    [key] = load_public_keys([pub])
+    instance.add_recipient(inst.path, key)
+    click.echo(f"Added recipient {crypto.key_id(key)}  {crypto.fingerprint(key)}")
+
+
+@hub_recipients.command("remove")
+@instance_option
+@click.argument("pub", type=click.Path(dir_okay=False, path_type=Path))
+def hub_recipients_remove(instance_dir, pub) -> None:
+    """Remove a coordinator's public key (records already sealed to it stay so)."""
+    inst = load_instance(instance_dir, "hub")
+    [key] = load_public_keys([pub])
+    target = inst.recipients_dir / f"{crypto.key_id(key)}.pub"
+    if not target.exists():
+        fail(f"{crypto.key_id(key)} is not a recipient of this hub")
+    target.unlink()
+    click.echo(f"Removed recipient {crypto.key_id(key)}")
+
+
+@click.command("enroll")
+@instance_option
+@click.argument("hub_url")
+@click.argument("code")
+@click.option("--fingerprint", help="The hub's TLS certificate fingerprint (https only).")
+def enroll_command(instance_dir, hub_url, code, fingerprint) -> None:
+    """Enrol this field device with a hub, using a one-time code from its administrator."""
+    inst = load_instance(instance_dir, "field")
+    try:
+        answer = sync.enrol(inst, hub_url, code, fingerprint)
+    except sync.SyncError as e:
+        fail(str(e))
+    click.echo(f"Enrolled as {answer['name']!r} (device {answer['device']}) with {hub_url}")
+    click.echo("Records will also be sealed to (compare these fingerprints with the coordinators):")
+    for recipient in answer["recipients"]:
+        click.echo(f"  {recipient['key_id']}  {recipient['fingerprint']}")
+
+
+@click.command("sync")
+@instance_option
+@click.option("--retries", default=5, show_default=True, type=int, help="Retries per batch.")
+def sync_command(instance_dir, retries) -> None:
+    """Send every sealed record waiting in the outbox to the hub."""
+    inst = load_instance(instance_dir, "field")
+    try:
+        report = sync.sync(inst, retries=retries)
+    except sync.SyncError as e:
+        fail(str(e))
+    click.echo(
+        f"sent {report.sent}: {report.stored} stored, {report.duplicate} already on the hub,"
+        f" {report.rejected} rejected; {report.pending} waiting"
+    )
+    if report.rejected:
+        raise SystemExit(1)

@@ -1,0 +1,171 @@
+"""Field to hub: enrol once, then push signed batches until the outbox is empty.
+
+Nothing is lost and nothing doubled however a sync is cut: every record
+keeps its UUID, the hub stores by it, and the field forgets a record only
+after the hub has said it holds it. A cut connection just means the same
+records are sent again, and the hub answers "duplicate" for those it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import json
+import random
+import ssl
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from intake import crypto, db, instance
+from intake.batch import write_batch
+from intake.envelope import utc_now
+
+CHUNK = 500
+TIMEOUT = 60
+
+
+class SyncError(Exception):
+    """The hub could not be reached (worth retrying), or refused what was sent (not)."""
+
+    def __init__(self, message: str, retry: bool = False):
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass
+class SyncReport:
+    """What one sync achieved."""
+
+    sent: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    pending: int = 0
+
+
+def _connection(url: str, pin: str | None) -> tuple[http.client.HTTPConnection, str]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        # The hub's certificate is self-signed: trust exactly the pinned one.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=TIMEOUT, context=context
+        )
+    elif parts.scheme == "http":
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+    else:
+        raise SyncError(f"{url}: use an http:// or https:// address")
+    return conn, parts.path.rstrip("/")
+
+
+def _check_pin(conn, pin: str | None) -> None:
+    if not isinstance(conn, http.client.HTTPSConnection):
+        return
+    certificate = conn.sock.getpeercert(binary_form=True)
+    found = hashlib.sha256(certificate).hexdigest()
+    if not pin or found != pin.replace(" ", "").replace(":", "").lower():
+        raise SyncError(f"the hub's certificate fingerprint is {found}, not the one pinned")
+
+
+def post(url: str, path: str, body: bytes, content_type: str, pin: str | None = None) -> dict:
+    """POST to the hub; return its JSON answer, or raise SyncError with its reason."""
+    conn, prefix = _connection(url, pin)
+    try:
+        conn.connect()
+        _check_pin(conn, pin)
+        conn.request("POST", prefix + path, body, {"Content-Type": content_type})
+        response = conn.getresponse()
+        payload = response.read()
+    except (OSError, http.client.HTTPException) as e:
+        raise SyncError(f"cannot reach the hub: {e}", retry=True) from None
+    finally:
+        conn.close()
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        raise SyncError(f"the hub answered {response.status} without JSON", retry=True) from None
+    if response.status != 200:
+        message = answer.get("error", f"the hub answered {response.status}")
+        raise SyncError(message, retry=response.status >= 500)
+    return answer
+
+
+def enrol(inst: instance.Instance, hub_url: str, code: str, pin: str | None) -> dict:
+    """Register this device with the hub and take the hub's recipient keys."""
+    inst.require_role("field")
+    public_key = crypto.raw_public_key(inst.device_key()).hex()
+    body = json.dumps({"code": code, "public_key": public_key}).encode()
+    answer = post(hub_url, "/api/v1/enroll", body, "application/json", pin)
+    for recipient in answer["recipients"]:
+        key = crypto.parse_recipient_public_key(recipient["pem"].encode())
+        if crypto.key_id(key) != recipient["key_id"]:
+            raise SyncError("the hub sent a key whose id does not match")
+        instance.add_recipient(inst.path, key)
+    database = db.open_database(inst.path)
+    db.set_sync_state(database, "hub_url", hub_url)
+    db.set_sync_state(database, "hub_pin", pin or "")
+    database.close()
+    return answer
+
+
+def _batch_of(chunk: list[tuple[str, bytes]], device_key) -> bytes:
+    out = io.BytesIO()
+    write_batch(out, (envelope for _id, envelope in chunk), len(chunk), device_key)
+    return out.getvalue()
+
+
+def _push_chunk(database, inst, url: str, pin: str | None, report: SyncReport) -> bool:
+    """Send the oldest unsent records; return False when nothing is left."""
+    chunk = db.pending_chunk(database, CHUNK)
+    if not chunk:
+        return False
+    answer = post(
+        url, "/api/v1/batches", _batch_of(chunk, inst.device_key()), "application/octet-stream", pin
+    )
+    sent = {record_id for record_id, _ in chunk}
+    held = [r["id"] for r in answer["results"] if r["status"] in ("stored", "duplicate")]
+    keep = float(inst.settings.get("retention_hours", 0)) > 0
+    db.acknowledge(database, [i for i in held if i in sent], utc_now(), keep)
+    for result in answer["results"]:
+        if result["status"] == "rejected" and result["id"] in sent:
+            db.mark_rejected(database, result["id"])
+    report.sent += len(chunk)
+    report.stored += answer["stored"]
+    report.duplicate += answer["duplicate"]
+    report.rejected += answer["rejected"]
+    return True
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Seconds to wait before retry `attempt`: exponential, with full jitter."""
+    return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - timing, not secrets
+
+
+def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncReport:
+    """Push every unsent record to the hub, retrying with backoff; resume where it stopped."""
+    database = db.open_database(inst.path)
+    try:
+        url = db.get_sync_state(database, "hub_url")
+        if not url:
+            raise SyncError("this device is not enrolled with a hub (run: intake enroll)")
+        pin = db.get_sync_state(database, "hub_pin") or None
+        report, attempt = SyncReport(), 0
+        while True:
+            try:
+                if not _push_chunk(database, inst, url, pin, report):
+                    break
+                attempt = 0
+            except SyncError as e:
+                if not e.retry or attempt >= retries:
+                    raise
+                sleep(backoff(attempt))
+                attempt += 1
+        db.set_sync_state(database, "last_sync", utc_now())
+        report.pending = db.count_pending(database)
+        return report
+    finally:
+        database.close()
