@@ -26,6 +26,8 @@ def outbox_status(instance_dir) -> None:
     summary = db.outbox_summary(database)
     click.echo(f"pending:      {summary['pending']}")
     click.echo(f"acknowledged: {summary['acknowledged']}")
+    if summary["rejected"]:
+        click.echo(f"rejected:     {summary['rejected']} (refused by the hub; see intake sync)")
     last = db.last_export(database)
     if last:
         click.echo(f"last export:  {last['created']} ({last['count']} records)")

@@ -1,6 +1,14 @@
-"""`intake serve`: the instance's web app behind waitress, a real WSGI server."""
+"""`intake serve`: the instance's web app behind a real WSGI server.
+
+Plain HTTP (a field node on the tablet itself, or on 127.0.0.1) is served by
+waitress. HTTPS (`--tls`, for a hub or a field node serving tablets over
+Wi-Fi) by cheroot, whose TLS comes from Python's ssl module; waitress has
+no TLS of its own.
+"""
 
 from __future__ import annotations
+
+import threading
 
 import click
 
@@ -12,19 +20,82 @@ from intake.cli import fail, instance_option, load_instance
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port (0: a free one).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Worker threads.")
-def serve_command(instance_dir, host, port, threads) -> None:
-    """Serve this instance's web app."""
-    import waitress
-
+@click.option("--tls", is_flag=True, help="Serve HTTPS with this instance's own certificate.")
+def serve_command(instance_dir, host, port, threads, tls) -> None:
+    """Serve this instance's web app (a field node also syncs with its hub in the background)."""
     from intake import create_app
 
     inst = load_instance(instance_dir)
+    config = {"INSTANCE_PATH": str(inst.path), "SESSION_COOKIE_SECURE": tls}
     try:
-        app = create_app({"INSTANCE_PATH": str(inst.path)})
+        app = create_app(config)
     except RuntimeError as e:
         fail(str(e))
+    if inst.role == "field":
+        _start_background_sync(inst)
+    if tls:
+        _serve_tls(app, inst, host, port, threads)
+    else:
+        _serve_plain(app, inst, host, port, threads)
+
+
+def _serve_plain(app, inst, host, port, threads) -> None:
+    import waitress
+
     server = waitress.create_server(app, host=host, port=port, threads=threads)
     click.echo(
         f"Serving the {inst.role} app of {inst.path} on http://{host}:{server.effective_port}/"
     )
     server.run()
+
+
+def _serve_tls(app, inst, host, port, threads) -> None:
+    from cheroot import wsgi
+    from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+    from intake import crypto
+    from intake.tls import certificate_fingerprint, ensure_certificate
+
+    cert, key, new = ensure_certificate(inst.path)
+    fingerprint = certificate_fingerprint(cert)
+    server = wsgi.Server((host, port), app, numthreads=threads)
+    server.ssl_adapter = BuiltinSSLAdapter(str(cert), str(key))
+    server.prepare()
+    bound = server.bind_addr[1]
+    click.echo(f"{'Created' if new else 'Using'} the TLS certificate {cert}")
+    click.echo(f"Certificate fingerprint: {crypto.format_fingerprint(fingerprint)}")
+    click.echo(f"  give it with each enrolment code: intake enroll --fingerprint {fingerprint} ...")
+    click.echo(f"Serving the {inst.role} app of {inst.path} on https://{host}:{bound}/")
+    server.serve()
+
+
+def _start_background_sync(inst) -> None:
+    """Push the outbox to the hub whenever it is reachable, every interval."""
+    from intake import db, sync
+
+    interval = float(inst.settings.get("sync_interval_seconds", 60))
+
+    def loop() -> None:
+        while True:
+            try:
+                database = db.open_database(inst.path)
+                enrolled = db.get_sync_state(database, "hub_url")
+                database.close()
+                if enrolled:
+                    sync.sync(inst, retries=0)
+            except sync.SyncError as e:
+                _remember_failure(inst, str(e))
+            except Exception as e:  # noqa: BLE001 - the loop must outlive any one failure
+                click.echo(f"background sync failed: {type(e).__name__}: {e}", err=True)
+            threading.Event().wait(interval)
+
+    threading.Thread(target=loop, name="intake-sync", daemon=True).start()
+
+
+def _remember_failure(inst, message: str) -> None:
+    from intake import db
+    from intake.envelope import utc_now
+
+    database = db.open_database(inst.path)
+    db.set_sync_state(database, "last_failure", f"{utc_now()} {message}")
+    database.close()

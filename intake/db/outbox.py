@@ -40,7 +40,7 @@ def count_pending(db: sqlite_utils.Database) -> int:
 def outbox_summary(db: sqlite_utils.Database) -> dict[str, int]:
     """Count outbox records by state."""
     rows = db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
-    return {"pending": 0, "acknowledged": 0, **dict(rows)}
+    return {"pending": 0, "acknowledged": 0, "rejected": 0, **dict(rows)}
 
 
 def pending_envelopes(db: sqlite_utils.Database) -> Iterator[bytes]:

@@ -136,7 +136,10 @@ def connect(path: Path) -> sqlite_utils.Database:
     """Open the database in WAL mode, with temp tables kept out of temp files."""
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
     db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the file: switch once. Switching takes a lock that a
+    # busy timeout does not cover, so asking on every open could fail needlessly.
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
     # FULL: a sealed record is on disk before the officer is told it is saved.
     db.execute("PRAGMA synchronous=FULL")
     # No spill of sort or temp data to files: nothing here is readable anyway,

@@ -28,9 +28,12 @@ def _draft_hours() -> int:
 
 def _device_status() -> dict:
     inst = _instance()
+    database = auth.database()
     return {
         "device_id": inst.device_id(),
-        "waiting": db.count_pending(auth.database()),
+        "waiting": db.count_pending(database),
+        "hub": db.get_sync_state(database, "hub_url"),
+        "last_sync": db.get_sync_state(database, "last_sync"),
         "recipients": [
             {"key_id": crypto.key_id(k), "fingerprint": crypto.fingerprint(k)}
             for k in inst.recipient_keys()

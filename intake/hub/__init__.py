@@ -1,8 +1,9 @@
 """The hub role: stores envelopes it cannot open and hands them to coordinators."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 
-from intake.auth import public
+from intake import auth, db
+from intake.auth import public, requires_role
 
 bp = Blueprint("hub", __name__)
 
@@ -10,8 +11,21 @@ bp = Blueprint("hub", __name__)
 @bp.get("/")
 @public
 def index():
-    """Say what this node is."""
-    return render_template("role.html", role="hub")
+    """Send administrators to the device list, everyone else to sign in."""
+    return redirect(url_for("hub.admin"))
+
+
+@bp.get("/admin")
+@requires_role("admin")
+def admin():
+    """List enrolled devices and the latest batches received."""
+    database = auth.database()
+    return render_template(
+        "hub/admin.html",
+        devices=db.list_devices(database),
+        batches=db.recent_batches(database),
+        held=db.count_envelopes(database),
+    )
 
 
 from intake.hub import api  # noqa: E402,F401 - registers the API routes on bp

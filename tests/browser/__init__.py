@@ -130,7 +130,7 @@ class User:
     password: str
 
 
-_SERVING = re.compile(r"^Serving the \w+ app of .* on (http://127\.0\.0\.1:\d+/)$")
+_SERVING = re.compile(r"^Serving the \w+ app of .* on (https?://127\.0\.0\.1:\d+/)$")
 
 
 @dataclass
@@ -144,10 +144,10 @@ class LiveServer:
     users: dict[str, User] = field(default_factory=dict)
     reader: threading.Thread | None = None
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 20, *extra: str) -> None:
         """Start `intake serve` on a free loopback port and wait until it prints its URL."""
         command = [sys.executable, "-m", "intake", "serve", "--instance", str(self.instance)]
-        command += ["--host", "127.0.0.1", "--port", "0"]
+        command += ["--host", "127.0.0.1", "--port", "0", *extra]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()
         )
@@ -208,7 +208,7 @@ class LiveServer:
         page.fill("input[name=username]", user.name)
         page.fill("input[name=password]", user.password)
         with page.expect_navigation():
-            page.click("form [type=submit]")
+            page.click("form[action$='/signin'] [type=submit]")
         assert page.locator("input[name=password]").count() == 0, f"{role} could not sign in"
         return user
 

@@ -94,6 +94,8 @@ def test_every_language_has_glyphs(page_at, live_server):
     missing = {}
     for language in LANGUAGES:
         page.goto(live_server.page_url(f"?lang={language}"))
+        offered = page.locator(f'#respondent_language option[value="{language}"]').count()
+        assert offered == 1, f"{language} is not offered: its catalog is missing or has gaps"
         page.select_option("#respondent_language", language)
         with page.expect_navigation():
             page.click("form[action$='/screening/start'] button[type=submit]")
