@@ -49,7 +49,7 @@ def asset_bytes(client, html: str) -> int:
     return total
 
 
-def screens(client, form: str) -> list[tuple[str, str]]:
+def screens(client, form: str, lang: str) -> list[tuple[str, str]]:
     """Walk a whole interview; return (name, url) of every screen an officer sees."""
     from intake.questionnaire import load_questionnaire
 
@@ -73,7 +73,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--form", default="screening-full")
+    parser.add_argument("--lang", default="en", help="officer's and respondent's language")
     args = parser.parse_args()
+    from intake.i18n import supported_locales
+
+    assert args.lang in supported_locales(), f"{args.lang} has no compiled catalog"
     with tempfile.TemporaryDirectory() as tmp:
         key = crypto.new_recipient_key()
         inst = instance.create(Path(tmp) / "field", "field", [key.public_key()])
@@ -82,15 +86,20 @@ def main() -> None:
             {"INSTANCE_PATH": str(inst.path), "TESTING": True, "WTF_CSRF_ENABLED": False}
         )
         client = app.test_client()
-        signin = timings(client, "/signin", args.requests)
+        signin = timings(client, f"/signin?lang={args.lang}", args.requests)
         signin_assets = asset_bytes(client, client.get("/signin").get_data(as_text=True))
         sign_in(client, "bench")
+        client.get(f"/?lang={args.lang}")
         rows = [("sign-in", *signin, signin_assets)]
-        for name, url in screens(client, args.form):
+        for name, url in screens(client, args.form, args.lang):
             median, p95, html = timings(client, url, args.requests)
             assets = asset_bytes(client, client.get(url).get_data(as_text=True))
             rows.append((name, median, p95, html, assets))
-    print(f"{args.form}: server time per screen over {args.requests} requests; bytes sent")
+    languages = len(supported_locales())
+    print(
+        f"{args.form} in {args.lang!r} ({languages} languages loaded): server time per screen"
+        f" over {args.requests} requests; bytes sent"
+    )
     print(
         f"{'screen':<28}{'median ms':>10}{'p95 ms':>9}{'HTML B':>9}{'CSS+JS B':>10}{'total KB':>10}"
     )

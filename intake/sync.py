@@ -17,6 +17,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from intake import crypto, db, instance
 from intake.batch import write_batch
@@ -140,6 +141,14 @@ def _push_chunk(database, inst, url: str, pin: str | None, report: SyncReport) -
     return True
 
 
+def _purge_kept(database, inst: instance.Instance) -> None:
+    """Delete acknowledged records kept past the retention setting."""
+    hours = float(inst.settings.get("retention_hours", 0))
+    if hours > 0:
+        cutoff = datetime.now(UTC) - timedelta(hours=hours)
+        db.purge_acknowledged(database, cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     """Seconds to wait before retry `attempt`: exponential, with full jitter."""
     return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - timing, not secrets
@@ -165,6 +174,7 @@ def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncRep
                 sleep(backoff(attempt))
                 attempt += 1
         db.set_sync_state(database, "last_sync", utc_now())
+        _purge_kept(database, inst)
         report.pending = db.count_pending(database)
         return report
     finally:

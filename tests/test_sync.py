@@ -130,3 +130,29 @@ def _kill_during_sync(server, field, rng) -> None:
     with contextlib.suppress(sync.SyncError):
         sync.sync(field, retries=0)
     timer.join()
+
+
+def test_acknowledged_records_are_kept_only_as_long_as_set(hub_server, field_instance):
+    import json
+
+    hub_inst, server = hub_server
+    enrol_field(hub_inst, field_instance)
+    config_file = field_instance.path / instance.CONFIG_NAME
+    config = json.loads(config_file.read_text())
+    config["settings"]["retention_hours"] = 1
+    config_file.write_text(json.dumps(config))
+    database = db.open_database(field_instance.path)
+    db.set_sync_state(database, "hub_url", server.url)
+    database.close()
+    _seal(field_instance, 3)
+    kept = instance.load(field_instance.path)
+    sync.sync(kept)
+    database = db.open_database(field_instance.path)
+    assert db.outbox_summary(database)["acknowledged"] == 3
+    database.execute("UPDATE outbox SET acknowledged = '2000-01-01T00:00:00Z'")
+    database.conn.commit()
+    database.close()
+    sync.sync(kept)
+    database = db.open_database(field_instance.path)
+    assert db.outbox_summary(database)["acknowledged"] == 0
+    database.close()

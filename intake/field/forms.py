@@ -8,10 +8,13 @@ import re
 from babel import Locale
 from flask_babel import get_locale
 
+from intake.i18n import LANGUAGES
 from intake.questionnaire import Question, Section
 
 _ALPHA2 = re.compile(r"[A-Z]{2}")
-_LANG = re.compile(r"[a-z]{2,3}")
+# ISO 639-1 (two letters, about 180 languages) and the shipped ones: a list an
+# officer can scroll on a phone, where all of ISO 639-2 would be 500 entries.
+_LANG = re.compile(r"[a-z]{2}")
 
 
 @functools.cache
@@ -24,7 +27,11 @@ def _countries(locale: str) -> tuple[tuple[str, str], ...]:
 @functools.cache
 def _languages(locale: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(locale).languages
-    pairs = [(code, name) for code, name in names.items() if _LANG.fullmatch(code)]
+    pairs = [
+        (code, name)
+        for code, name in names.items()
+        if _LANG.fullmatch(code) or code in LANGUAGES
+    ]
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 

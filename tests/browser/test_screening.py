@@ -19,6 +19,7 @@ from intake.questionnaire import load_questionnaire
 from tests.browser import assert_accessible, assert_no_horizontal_scroll, check
 from tests.conftest import PASSPHRASE, run_intake
 from tests.screening import value_for
+from tests.test_invariants import files_holding
 
 CANARY = "CANARY-ብሩህ-نور-41"
 ADULT = {
@@ -110,6 +111,8 @@ def test_whole_screening(page, viewport, live_server, coordinator_keys, tmp_path
         page.click("form[action$='/screening/start'] button[type=submit]")
 
     answers = walk_interview(page, questionnaire, overrides, child, tmp_path, viewport)
+    # Mid-interview: the typed canary is only in the encrypted draft.
+    assert files_holding(live_server.instance, CANARY) == []
 
     check_screen(page)
     assert outcome in page.inner_text(".assessment")
@@ -121,6 +124,8 @@ def test_whole_screening(page, viewport, live_server, coordinator_keys, tmp_path
     assert re.fullmatch(r"[0-9A-F]{4}-[0-9A-F]{4}", reference)
     assert "victim" not in page.inner_text("main").lower()
 
+    assert files_holding(live_server.instance, CANARY) == []
+    assert CANARY not in "".join(live_server.output)  # nor in the server's log
     [record] = open_records(live_server, coordinator_keys, tmp_path)
     assert record["id"].replace("-", "").upper().startswith(reference.replace("-", ""))
     assert record["child"] is child
