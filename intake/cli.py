@@ -42,16 +42,21 @@ def load_instance(instance_dir: Path | None, *roles: str) -> instance.Instance:
     return inst
 
 
+def read_secret(path: Path | None, variable: str, label: str, confirm: bool = False) -> str:
+    """Take a secret from a file, else an environment variable, else a hidden prompt."""
+    if path is not None:
+        try:
+            return path.read_text("utf-8").rstrip("\r\n")
+        except OSError as e:
+            fail(f"{path}: cannot read {label.lower()} file: {e.strerror}")
+    if os.environ.get(variable):
+        return os.environ[variable]
+    return click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+
+
 def read_passphrase(passphrase_file: Path | None, confirm: bool = False) -> str:
     """Take the passphrase from a file, else INTAKE_PASSPHRASE, else a prompt."""
-    if passphrase_file is not None:
-        try:
-            return passphrase_file.read_text("utf-8").rstrip("\r\n")
-        except OSError as e:
-            fail(f"{passphrase_file}: cannot read passphrase file: {e.strerror}")
-    if os.environ.get("INTAKE_PASSPHRASE"):
-        return os.environ["INTAKE_PASSPHRASE"]
-    return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    return read_secret(passphrase_file, "INTAKE_PASSPHRASE", "Passphrase", confirm)
 
 
 def load_public_keys(paths) -> list:

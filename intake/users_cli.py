@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from intake import accounts, db
-from intake.cli import fail, instance_option, load_instance
-
-
-def _read_password(password_file: Path | None) -> str:
-    if password_file is not None:
-        try:
-            return password_file.read_text("utf-8").rstrip("\r\n")
-        except OSError as e:
-            fail(f"{password_file}: cannot read password file: {e.strerror}")
-    if os.environ.get("INTAKE_PASSWORD"):
-        return os.environ["INTAKE_PASSWORD"]
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+from intake.cli import fail, instance_option, load_instance, read_secret
 
 
 @click.group("users")
@@ -39,7 +27,7 @@ def users_group() -> None:
 def users_add(instance_dir, name, role, password_file) -> None:
     """Add a user who signs in with NAME and a password."""
     inst = load_instance(instance_dir)
-    password = _read_password(password_file)
+    password = read_secret(password_file, "INTAKE_PASSWORD", "Password", confirm=True)
     database = db.open_database(inst.path)
     try:
         accounts.create_user(database, name, role, password)

@@ -8,6 +8,11 @@ from intake import accounts, crypto, db
 from intake.questionnaire import load_questionnaire
 
 OFFICER_PASSWORD = "officer password 1"
+# Indicators across every part of the adult combination rule: refer now.
+ADULT_TRAFFICKING = {
+    "dr1": "yes", "dr2": "yes", "cr1": "yes", "ex1": "yes", "ex2": "yes",
+    "cd1": "yes", "cd3": "yes",
+}  # fmt: skip
 # Tests use cheap Argon2id: same code path, a millisecond instead of a tenth of a second.
 CHEAP_ARGON2 = {"iterations": 1, "lanes": 1, "memory_cost": 8}
 

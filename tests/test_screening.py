@@ -9,6 +9,7 @@ import pytest
 
 from intake import create_app, db
 from tests.screening import (
+    ADULT_TRAFFICKING,
     CHEAP_ARGON2,
     OFFICER_PASSWORD,
     add_user,
@@ -17,16 +18,6 @@ from tests.screening import (
     sign_in,
 )
 from tests.test_invariants import files_holding
-
-ADULT_TRAFFICKING = {
-    "dr1": "yes",
-    "dr2": "yes",
-    "cr1": "yes",
-    "ex1": "yes",
-    "ex2": "yes",
-    "cd1": "yes",
-    "cd3": "yes",
-}
 
 
 @pytest.fixture

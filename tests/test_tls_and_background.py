@@ -115,4 +115,4 @@ def test_hub_admin_page_lists_devices_and_batches(tmp_path, coordinator_key, fie
     page = client.get("/admin").get_data(as_text=True)
     assert "Crossing 7" in page and field_instance.device_id() in page
     assert "The hub holds 3 sealed records" in page
-    assert ">3<" in page and "Network" in page
+    assert ">3<" in page and "Network" in page and "In use" in page

@@ -28,9 +28,7 @@ def _countries(locale: str) -> tuple[tuple[str, str], ...]:
 def _languages(locale: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(locale).languages
     pairs = [
-        (code, name)
-        for code, name in names.items()
-        if _LANG.fullmatch(code) or code in LANGUAGES
+        (code, name) for code, name in names.items() if _LANG.fullmatch(code) or code in LANGUAGES
     ]
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 

@@ -18,20 +18,11 @@ import pytest
 from intake.questionnaire import load_questionnaire
 from tests.browser import assert_accessible, assert_no_horizontal_scroll, check
 from tests.conftest import PASSPHRASE, run_intake
-from tests.screening import value_for
+from tests.screening import ADULT_TRAFFICKING, value_for
 from tests.test_invariants import files_holding
 
 CANARY = "CANARY-ብሩህ-نور-41"
-ADULT = {
-    "under_18": "no",
-    "dr1": "yes",
-    "dr2": "yes",
-    "cr1": "yes",
-    "ex1": "yes",
-    "ex2": "yes",
-    "cd1": "yes",
-    "cd3": "yes",
-}
+ADULT = {"under_18": "no", **ADULT_TRAFFICKING}
 CHILD = {"under_18": "not_sure", "child_act": "yes", "cd6": "yes", "cd7": "yes"}
 SCENARIOS = {
     "adult-full": ("screening-full", ADULT, False, "Refer now"),
