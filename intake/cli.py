@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from intake import crypto, db, instance
+from intake.cli_options import unused_instance_option
 from intake.envelope import EnvelopeError, seal_record
 
 instance_option = click.option(
@@ -84,8 +85,24 @@ to_option = click.option(
 )
 
 
+def _set_instance(ctx, _param, value):
+    # Given before the command (`intake --instance DIR seal`), it reaches every
+    # command through the environment variable the commands read.
+    if value is not None:
+        os.environ["INTAKE_INSTANCE"] = str(value)
+    return value
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="intake")
+@click.option(
+    "--instance",
+    type=click.Path(file_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=_set_instance,
+    help="Instance folder for every command (else $INTAKE_INSTANCE, else ./instance).",
+)
 def main() -> None:
     """Intake: screen, refer and track, with answers sealed on the spot."""
 
@@ -115,6 +132,7 @@ def keys_group() -> None:
 
 
 @keys_group.command("new")
+@unused_instance_option
 @click.option(
     "--out",
     required=True,
@@ -143,6 +161,7 @@ def keys_new(out: Path, passphrase_file) -> None:
 
 
 @keys_group.command("show")
+@unused_instance_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @passphrase_option
 def keys_show(file: Path, passphrase_file) -> None:
@@ -202,6 +221,7 @@ def seal_command(instance_dir, recipients, kind) -> None:
 
 
 @main.command("open")
+@unused_instance_option
 @click.option(
     "--key",
     required=True,

@@ -7,6 +7,7 @@ import sys
 import click
 
 from intake import translate
+from intake.cli_options import unused_instance_option
 
 
 @click.group("translate")
@@ -15,6 +16,7 @@ def translate_group() -> None:
 
 
 @translate_group.command("extract")
+@unused_instance_option
 def translate_extract() -> None:
     """Write intake/translations/messages.pot from the code, templates and questionnaires."""
     changed = translate.write_template()
@@ -22,6 +24,7 @@ def translate_extract() -> None:
 
 
 @translate_group.command("update")
+@unused_instance_option
 @click.argument("locales", nargs=-1)
 def translate_update(locales) -> None:
     """Merge the template into each language's catalog (all languages by default)."""
@@ -31,6 +34,7 @@ def translate_update(locales) -> None:
 
 
 @translate_group.command("compile")
+@unused_instance_option
 @click.option("--quiet", is_flag=True, help="Print nothing when all went well.")
 def translate_compile(quiet) -> None:
     """Compile every language's catalog that exists to the .mo file gettext reads."""
@@ -42,6 +46,7 @@ def translate_compile(quiet) -> None:
 
 
 @translate_group.command("check")
+@unused_instance_option
 def translate_check() -> None:
     """Check every language: all translated, none fuzzy, placeholders intact, template current."""
     failed = False

@@ -269,3 +269,8 @@ def test_jobs_give_the_same_output_and_reports(
     one = open_files(intake_cli, key, passphrase_file, damaged, extra=("--jobs", "2"))
     assert one.returncode == 1 and b"record 301: does not authenticate" in one.stderr
     assert len(one.stdout.splitlines()) == 699
+
+
+def test_instance_before_the_command(intake_cli, field_instance):
+    result = intake_cli("--instance", field_instance.path, "outbox", "status")
+    assert result.returncode == 0 and b"pending:" in result.stdout

@@ -42,3 +42,15 @@ def test_docs_named_in_the_readme_exist():
     for name in ("envelope.md", "questionnaire.md", "administrator.md"):
         assert f"docs/{name}" in README
         assert (ROOT / "docs" / name).exists(), name
+
+
+def test_every_command_takes_instance(tmp_path):
+    """`--instance DIR` is accepted by every command, and before the command too."""
+    from click.testing import CliRunner
+
+    runner = CliRunner()
+    for path, _command in all_commands(main):
+        words = path.split()[1:]
+        result = runner.invoke(main, [*words, "--instance", str(tmp_path), "--help"])
+        assert result.exit_code == 0, f"{path}: {result.output}"
+    assert runner.invoke(main, ["--instance", str(tmp_path), "outbox", "--help"]).exit_code == 0

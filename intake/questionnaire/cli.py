@@ -6,10 +6,13 @@ import json
 
 import click
 
+from intake.cli_options import unused_instance_option
+
 from .assessment import assess
 
 
 @click.command("assess")
+@unused_instance_option
 @click.option(
     "--child", is_flag=True, help="Use the child strengths and rule (under 18, or age uncertain)."
 )

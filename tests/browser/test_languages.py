@@ -104,3 +104,16 @@ def test_every_language_has_glyphs(page_at, live_server):
             missing[language] = gaps[:5]
         page.goto(live_server.page_url(""))
     assert not missing, missing
+
+
+def test_read_aloud_is_hidden_without_a_voice(page_at, live_server):
+    """Headless Chromium has no speech voices: the button must not be offered."""
+    page = page_at("phone")
+    live_server.sign_in(page)
+    with page.expect_navigation():
+        page.click("form[action$='/screening/start'] button[type=submit]")
+    buttons = page.locator("button.speak")
+    assert buttons.count() > 0
+    voices = page.evaluate("window.speechSynthesis ? speechSynthesis.getVoices().length : 0")
+    if voices == 0:
+        assert all(not b.is_visible() for b in buttons.all())
