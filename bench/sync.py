@@ -29,11 +29,12 @@ def field_device(root: Path, name: str, hub_inst, hub_url: str, records: int, ke
     enrol_field(hub_inst, field, name)
     database = db.open_database(field.path)
     db.set_sync_state(database, "hub_url", hub_url)
-    recipients = field.recipient_keys()
+    recipients, device = field.recipient_keys(), field.device_id()
     sample = {"answers": {"note": "ሰላም " * 40, "dr1": "yes"}, "language": "ti"}
     with database.atomic():
         for _ in range(records):
-            db.add_to_outbox(database, envelope.seal_record(sample, recipients, kind="screening"))
+            sealed = envelope.seal_record(sample, recipients, kind="screening", device=device)
+            db.add_to_outbox(database, sealed)
     database.close()
     return field
 

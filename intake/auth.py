@@ -131,10 +131,21 @@ def public(view):
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a local path: never redirect off the device after sign-in.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
+    """Return the local path to go to after sign-in; anything else goes home."""
+    from urllib.parse import urlsplit
+
+    # Only a plain local path: browsers drop tabs and newlines and read "\\" as
+    # "/", so "/\t/evil.example" would leave the device.
+    if (
+        not target
+        or not target.startswith("/")
+        or any(c in target for c in "\\\t\r\n")
+        or any(ord(c) < 0x20 for c in target)
+        or urlsplit(target).netloc
+        or target.startswith("//")
+    ):
+        return "/"
+    return target
 
 
 def _refusal_message(refused: accounts.SignInRefused) -> str:
@@ -170,6 +181,7 @@ def signin():
         return render_template("auth/signin.html", username=username[:64]), 401
     session.clear()
     session["token"] = keyring().add(user, time.time())
+    db.purge_expired_drafts(database(), time.time())
     return redirect(_safe_next(request.form.get("next")))
 
 

@@ -10,7 +10,6 @@ under a label that names the format version. Layout: docs/envelope.md.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 import uuid
 from collections.abc import Iterable, Iterator
@@ -24,6 +23,7 @@ from intake.envelope import (
     TYPE_BATCH,
     VERSION,
     canonical_json,
+    strict_json,
     utc_now,
 )
 
@@ -114,17 +114,22 @@ def _read_exactly(stream: BinaryIO, n: int, what: str) -> bytes:
 
 def _parse_header(raw: bytes) -> BatchHeader:
     try:
-        fields = json.loads(raw)
+        fields = strict_json(raw)
+        count = fields["count"]
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_COUNT:
+            raise ValueError("count")
+        if not all(isinstance(fields[k], str) for k in ("batch", "device", "signer", "created")):
+            raise ValueError("types")
         header = BatchHeader(
             str(uuid.UUID(fields["batch"])),
-            str(fields["device"]),
+            fields["device"][:64],
             bytes.fromhex(fields["signer"]),
-            str(fields["created"]),
-            int(fields["count"]),
+            fields["created"][:64],
+            count,
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise MalformedBatchError("batch header is not valid") from None
-    if len(header.signer) != 32 or not 0 <= header.count <= MAX_COUNT:
+    if len(header.signer) != 32:
         raise MalformedBatchError("batch header is not valid")
     return header
 

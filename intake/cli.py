@@ -240,7 +240,7 @@ def seal_command(instance_dir, recipients, kind) -> None:
 @click.option("--with-header", is_flag=True, help="JSON Lines: wrap each record with its header.")
 @click.option(
     "--jobs",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, 16),
     default=1,
     show_default=True,
     help="Worker processes for opening batches (use the machine's cores).",

@@ -251,6 +251,11 @@ def raw_public_key(private_key) -> bytes:
     )
 
 
+def raw_public_bytes(public_key) -> bytes:
+    """Return the 32 raw bytes of an Ed25519 public key."""
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 def device_public_key(raw: bytes) -> ed25519.Ed25519PublicKey:
     """Rebuild a device public key from its 32 raw bytes."""
     try:

@@ -222,15 +222,49 @@ def _check_prefix(data) -> int:
     return header_length
 
 
-def _parse_header(raw: bytes) -> dict:
+_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(raw: bytes):
+    """Parse JSON from outside: no NaN or Infinity, no nesting deep enough to blow the stack."""
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+
+
+def _optional_text(value) -> bool:
+    return value is None or (isinstance(value, str) and len(value) <= 200)
+
+
+def _parse_header(raw: bytes) -> dict:
+    """Parse a header and check every field's type and form (anyone can seal an envelope)."""
+    try:
+        header = strict_json(raw)
+    except ValueError:
         raise TamperedError("header is not valid JSON") from None
     expected = {"created", "device", "id", "kind", "questionnaire", "recipients"}
     if not isinstance(header, dict) or set(header) != expected:
         raise TamperedError("header fields are not those of format v1")
-    if not isinstance(header["recipients"], list) or not isinstance(header["id"], str):
+    recipients = header["recipients"]
+    well_formed = (
+        isinstance(header["id"], str)
+        and len(header["id"]) <= 64
+        and isinstance(header["kind"], str)
+        and _KIND.fullmatch(header["kind"])
+        and isinstance(header["created"], str)
+        and _CREATED.fullmatch(header["created"])
+        and _optional_text(header["device"])
+        and _optional_text(header["questionnaire"])
+        and isinstance(recipients, list)
+        and all(isinstance(r, str) and _KEY_ID.fullmatch(r) for r in recipients)
+    )
+    if not well_formed:
         raise TamperedError("header fields are not those of format v1")
     return header
 

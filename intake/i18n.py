@@ -86,6 +86,17 @@ def text_direction(locale: str) -> str:
     return "rtl" if locale.split("_")[0] in RTL_LOCALES else "ltr"
 
 
+def in_officer(text: str) -> str:
+    """Translate questionnaire text into the officer's language, as plain text.
+
+    Jinja's `_()` marks a translation as safe HTML; questionnaire text comes
+    from data files and catalogs, so it goes through this and is escaped.
+    """
+    from flask_babel import gettext
+
+    return str(gettext(text))
+
+
 def in_respondent(text: str) -> str:
     """Translate questionnaire text into the respondent's language of this interview."""
     from flask_babel import force_locale, get_locale, gettext
@@ -103,6 +114,7 @@ def init_i18n(app: Flask) -> None:
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["in_respondent"] = in_respondent
+    app.jinja_env.globals["tq"] = in_officer
 
     @app.context_processor
     def page_language():

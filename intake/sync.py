@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import io
+import ipaddress
 import json
 import random
 import ssl
@@ -46,8 +47,25 @@ class SyncReport:
     pending: int = 0
 
 
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def _connection(url: str, pin: str | None) -> tuple[http.client.HTTPConnection, str]:
     parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        # Over plain HTTP anyone on the network could forge the hub's answers
+        # (and make this device forget records the hub never got).
+        raise SyncError(
+            f"{url}: a hub off this machine must be reached over https:// (intake serve --tls)"
+        )
+    if parts.scheme == "http" and pin:
+        raise SyncError(f"{url}: a certificate fingerprint needs an https:// address")
     if parts.scheme == "https":
         # The hub's certificate is self-signed: trust exactly the pinned one.
         context = ssl.create_default_context()
@@ -96,21 +114,48 @@ def post(url: str, path: str, body: bytes, content_type: str, pin: str | None = 
 
 
 def enrol(inst: instance.Instance, hub_url: str, code: str, pin: str | None) -> dict:
-    """Register this device with the hub and take the hub's recipient keys."""
+    """Register this device with the hub; return its answer with the offered keys parsed.
+
+    The recipient keys the hub offers are NOT installed here: a key sealed to
+    reads every later record, so each must first be confirmed against a
+    fingerprint the coordinators give out of band (`accept_recipients`).
+    """
     inst.require_role("field")
     public_key = crypto.raw_public_key(inst.device_key()).hex()
     body = json.dumps({"code": code, "public_key": public_key}).encode()
     answer = post(hub_url, "/api/v1/enroll", body, "application/json", pin)
-    for recipient in answer["recipients"]:
-        key = crypto.parse_recipient_public_key(recipient["pem"].encode())
-        if crypto.key_id(key) != recipient["key_id"]:
-            raise SyncError("the hub sent a key whose id does not match")
-        instance.add_recipient(inst.path, key)
+    offered = []
+    for recipient in answer.get("recipients", []):
+        try:
+            offered.append(crypto.parse_recipient_public_key(recipient["pem"].encode()))
+        except (crypto.KeyFileError, KeyError, TypeError, AttributeError):
+            raise SyncError("the hub offered a key that is not a P-256 public key") from None
+    answer["offered"] = offered
     database = db.open_database(inst.path)
     db.set_sync_state(database, "hub_url", hub_url)
     db.set_sync_state(database, "hub_pin", pin or "")
     database.close()
     return answer
+
+
+def normalise_fingerprint(text: str) -> str:
+    """Turn a fingerprint as read aloud or printed (groups, colons) into 64 hex digits."""
+    return "".join(c for c in text.lower() if c in "0123456789abcdef")
+
+
+def accept_recipients(inst: instance.Instance, offered: list, confirm) -> tuple[list, list]:
+    """Install the offered keys that `confirm(key)` approves; return (installed, refused)."""
+    existing = {crypto.key_id(k) for k in inst.recipient_keys()}
+    installed, refused = [], []
+    for key in offered:
+        if crypto.key_id(key) in existing:
+            continue
+        if confirm(key):
+            instance.add_recipient(inst.path, key)
+            installed.append(key)
+        else:
+            refused.append(key)
+    return installed, refused
 
 
 def _batch_of(chunk: list[tuple[str, bytes]], device_key) -> bytes:

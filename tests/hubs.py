@@ -23,9 +23,10 @@ def enrol_field(hub_inst, field_inst, name="Crossing 7") -> str:
     return device_id
 
 
-def sealed_records(recipients, n: int, start: int = 0) -> list[envelope.SealedRecord]:
+def sealed_records(recipients, n: int, device: str, start: int = 0) -> list[envelope.SealedRecord]:
+    """Seal n records as the field device `device` would."""
     return [
-        envelope.seal_record({"i": i}, recipients, kind="screening")
+        envelope.seal_record({"i": i}, recipients, kind="screening", device=device)
         for i in range(start, start + n)
     ]
 

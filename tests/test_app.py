@@ -114,3 +114,33 @@ def test_flask_cli_reaches_the_same_commands(tmp_path):
     assert result.returncode == 0, result.stderr
     for command in ("init", "keys", "seal", "open", "outbox", "serve"):
         assert f"  {command} " in result.stdout
+
+
+def test_questionnaire_text_is_escaped_even_from_a_catalog(app):
+    """A catalog or questionnaire file with markup must not inject HTML."""
+    from flask import render_template_string
+
+    hostile = "<img src=x onerror=alert(1)>"
+    with app.test_request_context("/"):
+        rendered = render_template_string("{{ tq(t) }}|{{ in_respondent(t) }}", t=hostile)
+    assert "<img" not in rendered and "&lt;img" in rendered
+
+
+def test_sign_in_never_redirects_off_the_device(app, field_instance):
+    client = app.test_client()
+    add_user(field_instance, "amina", "officer")
+    for target in (
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/%09/evil.example",
+        "/ok/../path",
+    ):
+        response = client.post(
+            "/signin", data={"username": "amina", "password": "officer password 1", "next": target}
+        )
+        location = response.headers["Location"]
+        assert location.startswith("/") and not location.startswith("//"), target
+        assert "evil" not in location or location.startswith("/%09"), (target, location)
+        client.post("/lock")

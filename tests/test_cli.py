@@ -274,3 +274,23 @@ def test_jobs_give_the_same_output_and_reports(
 def test_instance_before_the_command(intake_cli, field_instance):
     result = intake_cli("--instance", field_instance.path, "outbox", "status")
     assert result.returncode == 0 and b"pending:" in result.stdout
+
+
+def test_open_survives_hostile_files_and_goes_on(intake_cli, keys, passphrase_file, tmp_path):
+    import struct
+
+    key, pub, _, _ = keys
+    good = tmp_path / "good.env"
+    good.write_bytes(seal(intake_cli, pub))
+    header = b'{"batch":"3ae99ef4-d4c7-4db4-b919-2a7fcacda624","count":Infinity}'
+    hostile = tmp_path / "infinity.batch"
+    hostile.write_bytes(b"INTAKEB\x01" + struct.pack(">H", len(header)) + header)
+    deep = tmp_path / "deep.batch"
+    deep.write_bytes(b"INTAKEB\x01" + struct.pack(">H", 4000) + b"[" * 4000)
+    listed = tmp_path / "list.env"
+    listed.write_bytes(seal(intake_cli, pub, {"a": ["x"]}))
+    for extra in ((), ("--format", "csv"), ("--with-header",)):
+        result = open_files(intake_cli, key, passphrase_file, hostile, deep, good, extra=extra)
+        assert result.returncode == 2, result.stderr
+        assert b"Traceback" not in result.stderr
+        assert RECORD["ti"].encode() in result.stdout  # the good file after them was opened

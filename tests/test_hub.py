@@ -30,7 +30,7 @@ def device(hub, field_instance):
 
 
 def test_batch_is_stored_once_and_answered_record_by_record(hub, client, device, field_instance):
-    records = sealed_records(field_instance.recipient_keys(), 5)
+    records = sealed_records(field_instance.recipient_keys(), 5, field_instance.device_id())
     response = post_batch(client, batch_bytes(records, device))
     assert response.status_code == 200
     answer = response.get_json()
@@ -42,10 +42,12 @@ def test_batch_is_stored_once_and_answered_record_by_record(hub, client, device,
     assert hub_ids(hub[0]) == {r.record_id for r in records}
 
 
-def test_records_not_sealed_to_the_hubs_keys_are_rejected_by_reason(hub, client, device):
+def test_records_not_sealed_to_the_hubs_keys_are_rejected_by_reason(
+    hub, client, device, field_instance
+):
     stranger = crypto.new_recipient_key()
-    ours = sealed_records([hub[0].recipient_keys()[0]], 2)
-    theirs = sealed_records([stranger.public_key()], 1)
+    ours = sealed_records([hub[0].recipient_keys()[0]], 2, field_instance.device_id())
+    theirs = sealed_records([stranger.public_key()], 1, field_instance.device_id())
     answer = post_batch(client, batch_bytes(ours + theirs, device)).get_json()
     assert [r["status"] for r in answer["results"]] == ["stored", "stored", "rejected"]
     assert "not sealed" in answer["results"][2]["reason"]
@@ -71,7 +73,7 @@ def test_bad_batches_are_refused_and_store_nothing(
 ):
     from intake import crypto as c
 
-    records = sealed_records(field_instance.recipient_keys(), 3)
+    records = sealed_records(field_instance.recipient_keys(), 3, field_instance.device_id())
     data = batch_bytes(records, device)
     content_type = "application/octet-stream"
     if case == "unknown_device":
@@ -162,7 +164,7 @@ def test_enrol_api_answers_the_recipients(hub, client, field_instance, coordinat
 
 
 def test_hub_import_is_idempotent(intake_cli, hub, device, field_instance, tmp_path):
-    records = sealed_records(field_instance.recipient_keys(), 4)
+    records = sealed_records(field_instance.recipient_keys(), 4, field_instance.device_id())
     path = tmp_path / "carried.batch"
     path.write_bytes(batch_bytes(records, device))
     first = intake_cli("hub", "import", "--instance", hub[0].path, path)
@@ -180,6 +182,88 @@ def test_the_hub_holds_no_answer_in_the_clear(hub, client, device, field_instanc
     from intake import envelope
 
     canary = "CANARY-hub-ሰላም-سلام"
-    records = [envelope.seal_record({"note": canary}, field_instance.recipient_keys())]
+    records = [
+        envelope.seal_record(
+            {"note": canary}, field_instance.recipient_keys(), device=field_instance.device_id()
+        )
+    ]
     assert post_batch(client, batch_bytes(records, device)).status_code == 200
     assert files_holding(hub[0].path, canary) == []
+
+
+def _forged_header_batch(header: bytes) -> bytes:
+    import struct
+
+    return b"INTAKEB\x01" + struct.pack(">H", len(header)) + header + b"\x00" * 70
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"batch":"3ae99ef4-d4c7-4db4-b919-2a7fcacda624","count":Infinity,"created":"x",'
+        b'"device":"d","signer":"' + b"00" * 32 + b'"}',
+        b'{"count":NaN}',
+        b"[" * 4000,
+        b'{"batch":"3ae99ef4-d4c7-4db4-b919-2a7fcacda624","count":1.5,"created":"x",'
+        b'"device":"d","signer":"' + b"00" * 32 + b'"}',
+    ],
+    ids=["infinity", "nan", "deep", "float-count"],
+)
+def test_hostile_batch_headers_are_a_clear_400(client, header):
+    response = post_batch(client, _forged_header_batch(header))
+    assert response.status_code == 400 and "batch header" in response.get_json()["error"]
+
+
+def test_deeply_nested_enrolment_json_is_a_clear_400(client):
+    response = client.post("/api/v1/enroll", data=b"[" * 4000, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_envelope_headers_are_checked_field_by_field(hub, client, device, field_instance):
+    """A device's signed batch with a forged kind or time: refused, nothing stored."""
+    import io
+
+    from intake.batch import write_batch
+
+    good = envelope_bytes = sealed_records(
+        field_instance.recipient_keys(), 1, field_instance.device_id()
+    )[0].data
+    for field_name, value in (("kind", {"x": 1}), ("created", 10**30), ("device", "someone")):
+        header_length = int.from_bytes(good[14:16], "big")
+        header = json.loads(good[16 : 16 + header_length])
+        header[field_name] = value
+        raw = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        envelope_bytes = good[:14] + len(raw).to_bytes(2, "big") + raw + good[16 + header_length :]
+        out = io.BytesIO()
+        write_batch(out, [envelope_bytes], 1, device)
+        response = post_batch(client, out.getvalue())
+        assert response.status_code == 400, field_name
+    assert hub_ids(hub[0]) == set()
+
+
+def test_one_device_cannot_take_over_anothers_record_id(hub, client, device, field_instance):
+    """An id already held with other bytes is a conflict, never 'already had'."""
+    from intake import envelope, instance
+
+    genuine = sealed_records(field_instance.recipient_keys(), 1, field_instance.device_id())[0]
+    thief = instance.create(hub[0].path.parent / "thief", "field", hub[0].recipient_keys())
+    enrol_field(hub[0], thief, "Thief")
+    forged = envelope.seal_record(
+        {"answers": "forged"},
+        thief.recipient_keys(),
+        record_id=genuine.record_id,
+        device=thief.device_id(),
+    )
+    assert post_batch(client, batch_bytes([forged], thief.device_key())).status_code == 200
+    answer = post_batch(client, batch_bytes([genuine], device)).get_json()
+    assert answer["results"][0]["status"] == "rejected"
+    assert "already held" in answer["results"][0]["reason"]
+
+
+def test_a_key_sent_in_upper_case_still_signs_batches(hub, client, field_instance):
+    database = db.open_database(hub[0].path)
+    code = new_code(database, "Crossing 9")
+    enrol(database, code, crypto.raw_public_key(field_instance.device_key()).hex().upper())
+    database.close()
+    records = sealed_records(field_instance.recipient_keys(), 1, field_instance.device_id())
+    assert post_batch(client, batch_bytes(records, field_instance.device_key())).status_code == 200

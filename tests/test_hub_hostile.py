@@ -22,7 +22,8 @@ def hub(tmp_path_factory, coordinator_key):
     hub_inst, app = make_hub(tmp, coordinator_key)
     field = instance.create(tmp / "field", "field", [coordinator_key.public_key()])
     enrol_field(hub_inst, field)
-    good = batch_bytes(sealed_records(field.recipient_keys(), 3), field.device_key())
+    records = sealed_records(field.recipient_keys(), 3, field.device_id())
+    good = batch_bytes(records, field.device_key())
     return hub_inst, app.test_client(), good
 
 

@@ -265,3 +265,20 @@ def test_a_follow_up_on_the_same_screen_is_shown_before_moving_on(officer):
     assert response.status_code == 303 and response.headers["Location"].endswith("/about_you")
     again = officer.get(location).get_data(as_text=True)
     assert 'name="child_act_purpose"' in again
+
+
+def test_a_discarded_draft_leaves_nothing_in_the_wal(officer, field_instance):
+    """Old draft versions live in WAL frames until a checkpoint: discarding truncates it.
+
+    A second connection stays open throughout, as a running server's other
+    threads keep one, so that SQLite does not checkpoint on its own.
+    """
+    other = db.open_database(field_instance.path)
+    location = _start(officer)
+    officer.post(location, data={"danger_now": "no", "action": "back"})
+    [sealed] = [row[0] for row in other.execute("SELECT sealed FROM drafts")]
+    wal = field_instance.path / "intake.sqlite3-wal"
+    assert sealed[16:48] in wal.read_bytes()  # the control: it is there before
+    officer.post(f"/screening/{location.split('/')[-2]}/discard")
+    assert not wal.exists() or sealed[16:48] not in wal.read_bytes()
+    other.close()

@@ -38,7 +38,9 @@ def _seal(field, n: int) -> set[str]:
     recipients = field.recipient_keys()
     ids = set()
     for i in range(n):
-        sealed = envelope.seal_record({"i": i, "t": "ሰላም"}, recipients, kind="screening")
+        sealed = envelope.seal_record(
+            {"i": i, "t": "ሰላም"}, recipients, kind="screening", device=field.device_id()
+        )
         db.add_to_outbox(database, sealed)
         ids.add(sealed.record_id)
     database.close()
@@ -156,3 +158,48 @@ def test_acknowledged_records_are_kept_only_as_long_as_set(hub_server, field_ins
     database = db.open_database(field_instance.path)
     assert db.outbox_summary(database)["acknowledged"] == 0
     database.close()
+
+
+def test_plain_http_is_refused_off_this_machine():
+    """Over plain HTTP a forged answer could make the device forget records."""
+    for url, pin in (("http://hub.example:8080", None), ("http://127.0.0.1:9", "ab" * 32)):
+        with pytest.raises(sync.SyncError, match="https"):
+            sync.post(url, "/api/v1/batches", b"", "application/octet-stream", pin)
+
+
+def test_offered_recipient_keys_need_a_confirmed_fingerprint(tmp_path, coordinator_key):
+    from intake import crypto
+
+    newcomer = crypto.new_recipient_key()
+    hub_inst = instance.create(
+        tmp_path / "hub", "hub", [coordinator_key.public_key(), newcomer.public_key()]
+    )
+    server = LiveServer(hub_inst.path)
+    server.start()
+    try:
+        field = instance.create(tmp_path / "field", "field", [coordinator_key.public_key()])
+        code = run_intake("hub", "enroll-code", "--instance", hub_inst.path, "--name", "x")
+        refused = run_intake(
+            "enroll", "--instance", field.path, server.url, code.stdout.decode().split()[-1]
+        )
+        assert refused.returncode == 1 and b"NOT installed" in refused.stderr
+        assert crypto.key_id(newcomer.public_key()) not in {
+            crypto.key_id(k) for k in instance.load(field.path).recipient_keys()
+        }
+        code = run_intake("hub", "enroll-code", "--instance", hub_inst.path, "--name", "x")
+        fingerprint = crypto.fingerprint(newcomer.public_key())  # as read aloud, in groups
+        accepted = run_intake(
+            "enroll",
+            "--instance",
+            field.path,
+            server.url,
+            code.stdout.decode().split()[-1],
+            "--trust-recipient",
+            fingerprint,
+        )
+        assert accepted.returncode == 0, accepted.stderr
+        assert crypto.key_id(newcomer.public_key()) in {
+            crypto.key_id(k) for k in instance.load(field.path).recipient_keys()
+        }
+    finally:
+        server.stop()

@@ -52,7 +52,9 @@ def test_tls_certificate_is_made_once_and_pinned(tls_hub, field_instance):
     )
     assert right.returncode == 0, right.stderr
     database = db.open_database(field_instance.path)
-    sealed = envelope.seal_record({"x": 1}, field_instance.recipient_keys())
+    sealed = envelope.seal_record(
+        {"x": 1}, field_instance.recipient_keys(), device=field_instance.device_id()
+    )
     db.add_to_outbox(database, sealed)
     database.close()
     assert run_intake("sync", "--instance", field_instance.path).returncode == 0
@@ -84,7 +86,9 @@ def test_field_server_syncs_in_the_background(tmp_path, coordinator_key, field_i
         database = db.open_database(field_instance.path)
         ids = set()
         for i in range(5):
-            sealed = envelope.seal_record({"i": i}, field_instance.recipient_keys())
+            sealed = envelope.seal_record(
+                {"i": i}, field_instance.recipient_keys(), device=field_instance.device_id()
+            )
             db.add_to_outbox(database, sealed)
             ids.add(sealed.record_id)
         database.close()
@@ -108,7 +112,7 @@ def test_hub_admin_page_lists_devices_and_batches(tmp_path, coordinator_key, fie
         {"INSTANCE_PATH": str(hub_inst.path), "TESTING": True, "WTF_CSRF_ENABLED": False}
     )
     client = app.test_client()
-    records = sealed_records(field_instance.recipient_keys(), 3)
+    records = sealed_records(field_instance.recipient_keys(), 3, field_instance.device_id())
     post_batch(client, batch_bytes(records, field_instance.device_key()))
     assert client.get("/admin").status_code == 302
     sign_in(client, "admin")

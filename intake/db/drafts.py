@@ -48,6 +48,7 @@ def delete_draft(db, draft_id: str, user_id: str) -> bool:
     """Delete a user's draft; False if it was not there."""
     with db.atomic():
         cursor = db.execute("DELETE FROM drafts WHERE id = ? AND user_id = ?", [draft_id, user_id])
+    checkpoint(db)
     return cursor.rowcount > 0
 
 
@@ -55,6 +56,8 @@ def purge_expired_drafts(db, now: float) -> int:
     """Delete drafts past their expiry; return how many."""
     with db.atomic():
         cursor = db.execute("DELETE FROM drafts WHERE expires <= ?", [now])
+    if cursor.rowcount:
+        checkpoint(db)
     return cursor.rowcount
 
 
@@ -65,4 +68,16 @@ def finish_draft(db, draft_id: str, user_id: str, sealed: SealedRecord) -> bool:
         if cursor.rowcount == 0:
             return False
         _insert_outbox(db, sealed)
+    checkpoint(db)
     return True
+
+
+def checkpoint(db) -> None:
+    """Fold the WAL into the database and truncate it.
+
+    Every save of a draft leaves a frame in the WAL; until it is checkpointed
+    an old draft (openable with its officer's password) outlives its finish,
+    discard or expiry. Best effort: another reader may keep some frames alive
+    a moment longer, and flash storage may keep erased blocks (residual risk).
+    """
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -14,16 +14,17 @@ def add_enrol_code(db, code_hash: str, name: str, created: str, expires: float) 
 
 
 def use_enrol_code(db, code_hash: str, now: float, used: str) -> str | None:
-    """Spend an unexpired, unused code; return the device name it was made for."""
+    """Spend an unexpired, unused code; return the device name it was made for.
+
+    One statement: two devices racing with one code cannot both spend it.
+    """
     with db.atomic():
         row = db.execute(
-            "SELECT name FROM enrol_codes WHERE code_hash = ? AND used IS NULL AND expires > ?",
-            [code_hash, now],
+            "UPDATE enrol_codes SET used = ? WHERE code_hash = ? AND used IS NULL AND expires > ?"
+            " RETURNING name",
+            [used, code_hash, now],
         ).fetchone()
-        if row is None:
-            return None
-        db.execute("UPDATE enrol_codes SET used = ? WHERE code_hash = ?", [used, code_hash])
-    return row[0]
+    return row[0] if row else None
 
 
 def enrol_device(db, device_id: str, name: str, public_key_hex: str, now: str) -> None:
@@ -55,19 +56,24 @@ def revoke_device(db, device_id: str, now: str) -> bool:
     return cursor.rowcount > 0
 
 
-def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -> list[str]:
-    """Store a verified batch's envelopes at most once each; return the ids that were new.
+def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -> tuple:
+    """Store a verified batch's envelopes at most once each; return (new ids, conflicting ids).
 
     One transaction: a batch is stored whole or not at all, so a connection
     cut at any point leaves nothing half-written, and sending it again stores
-    only what is missing.
+    only what is missing. An id already held with other bytes is a conflict,
+    never a duplicate.
     """
-    new = []
+    new, conflicts = [], set()
     with db.atomic():
         for record_id, kind, created, data in envelopes:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO envelopes"
-                " (id, kind, created, device, batch_id, received, envelope)"
+            held = db.execute("SELECT envelope FROM envelopes WHERE id = ?", [record_id]).fetchone()
+            if held is not None:
+                if held[0] != data:
+                    conflicts.add(record_id)
+                continue
+            db.execute(
+                "INSERT INTO envelopes (id, kind, created, device, batch_id, received, envelope)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     record_id,
@@ -79,16 +85,30 @@ def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -
                     data,
                 ],
             )
-            if cursor.rowcount:
-                new.append(record_id)
-        duplicates = len(envelopes) - len(new)
-        db["batches"].upsert({**batch, "stored": len(new), "duplicates": duplicates}, pk="batch_id")
+            new.append(record_id)
+        duplicates = len(envelopes) - len(new) - len(conflicts)
+        # The first arrival of a batch is its record; a replay does not rewrite it.
+        db.execute(
+            "INSERT OR IGNORE INTO batches"
+            " (batch_id, device, received, count, stored, duplicates, rejected, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch["batch_id"],
+                batch["device"],
+                batch["received"],
+                batch["count"],
+                len(new),
+                duplicates,
+                batch["rejected"] + len(conflicts),
+                batch["source"],
+            ],
+        )
         db.execute(
             "UPDATE devices SET last_seen = ?, records_received = records_received + ?"
             " WHERE id = ?",
             [batch["received"], len(new), batch["device"]],
         )
-    return new
+    return new, conflicts
 
 
 def count_envelopes(db: sqlite_utils.Database) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from intake import auth, crypto
+from intake.envelope import strict_json
 from intake.hub import bp
 from intake.hub.enrolment import EnrolmentError, enrol
 from intake.hub.receiving import BatchRefused, receive_batch
@@ -33,7 +34,10 @@ def _error(message: str, status: int):
 @device_api
 def api_enroll():
     """Register a device's signing key with a one-time code; answer the recipients' keys."""
-    body = request.get_json(silent=True)
+    try:
+        body = strict_json(request.get_data(cache=False)[:4096])
+    except ValueError:
+        body = None
     if not isinstance(body, dict) or not all(
         isinstance(body.get(k), str) for k in ("code", "public_key")
     ):

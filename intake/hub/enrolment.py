@@ -48,5 +48,6 @@ def enrol(database, code: str, public_key_hex: str) -> tuple[str, str]:
     name = db.use_enrol_code(database, _hash(code), time.time(), utc_now())
     if name is None:
         raise EnrolmentError("the code is wrong, used already, or expired")
-    db.enrol_device(database, device_id, name, public_key_hex, utc_now())
+    # Stored in the one form batches carry (lower-case hex of the raw key).
+    db.enrol_device(database, device_id, name, crypto.raw_public_bytes(public_key).hex(), utc_now())
     return device_id, name

@@ -17,6 +17,8 @@ from intake.batch import BatchError, BatchReader
 from intake.envelope import EnvelopeError, parse_envelope, utc_now
 
 MAX_RECORDS_PER_BATCH = 20_000
+# The same cap as an HTTP body: a batch carried by hand is no bigger.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 class BatchRefused(Exception):
@@ -58,16 +60,22 @@ def _check_device(database, header) -> dict:
     return device
 
 
-def _read_envelopes(reader: BatchReader, recipient_ids: set[str]) -> list[tuple]:
+def _read_envelopes(reader: BatchReader, recipient_ids: set[str], device: str) -> list[tuple]:
     """Read and check every envelope; the signature is verified after the last one."""
-    checked = []
+    checked, total = [], 0
     for index, data in enumerate(reader.envelopes(), start=1):
+        total += len(data)
+        if total > MAX_BATCH_BYTES:
+            raise BatchRefused(f"batch larger than {MAX_BATCH_BYTES // 2**20} MiB", 413)
         try:
             envelope = parse_envelope(data)
             header = envelope.header
             record_id = str(uuid.UUID(header["id"]))
             if record_id != header["id"]:
                 raise EnvelopeError("record id is not a canonical UUID")
+            # A device may only send what it sealed: no record in another's name.
+            if header["device"] != device:
+                raise EnvelopeError("sealed by another device than the one that signed")
         except (EnvelopeError, ValueError, TypeError) as e:
             raise BatchRefused(f"record {index}: {e}") from None
         sealed_here = bool(recipient_ids & set(header["recipients"]))
@@ -82,7 +90,7 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
     try:
         reader = BatchReader(stream)
         device = _check_device(database, reader.header)
-        checked = _read_envelopes(reader, recipient_ids)
+        checked = _read_envelopes(reader, recipient_ids, device["id"])
     except BatchError as e:
         raise BatchRefused(str(e)) from None
     receipt = Receipt(reader.header.batch_id)
@@ -96,10 +104,15 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
         "rejected": len(checked) - len(acceptable),
         "source": source,
     }
-    new = set(db.store_batch(database, batch, acceptable))
+    new, conflicts = db.store_batch(database, batch, acceptable)
+    new = set(new)
     for record_id, _kind, _created, _data, here in checked:
         if not here:
             reason = "not sealed to any coordinator key of this hub"
+            receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})
+        elif record_id in conflicts:
+            # Never "already had" for different bytes: the sender would delete its copy.
+            reason = "another envelope with this id is already held"
             receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})
         else:
             status = "stored" if record_id in new else "duplicate"

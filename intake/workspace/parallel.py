@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 CHUNK = 256
+CHUNK_BYTES = 4 * 1024 * 1024  # a chunk closes at 256 envelopes or 4 MiB, whichever first
 IN_FLIGHT_PER_WORKER = 3
 
 _opener = None  # set in the parent before forking; inherited by the workers
@@ -27,12 +28,14 @@ def _open_chunk(chunk: list[bytes], needs_header: bool) -> list[tuple[str, objec
 def _chunks(envelopes: Iterable[bytes]) -> Iterator[list[bytes]]:
     """Group envelopes in chunks; if the stream fails, hand over what was read first."""
     chunk: list[bytes] = []
+    size = 0
     try:
         for data in envelopes:
             chunk.append(data)
-            if len(chunk) == CHUNK:
+            size += len(data)
+            if len(chunk) == CHUNK or size >= CHUNK_BYTES:
                 yield chunk
-                chunk = []
+                chunk, size = [], 0
     except Exception:
         if chunk:
             yield chunk

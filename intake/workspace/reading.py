@@ -70,6 +70,10 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+class RecordShapeError(Exception):
+    """An opened record cannot be written in the chosen format."""
+
+
 class CsvWriter:
     """Write one row per record; columns come from the first record.
 
@@ -86,10 +90,15 @@ class CsvWriter:
 
     def write(self, opened: Opened) -> None:
         header = opened.header
-        values = json.loads(opened.record)
+        try:
+            values = json.loads(opened.record)
+        except (ValueError, RecursionError):
+            raise RecordShapeError("the record is not JSON") from None
+        if not isinstance(values, dict):
+            raise RecordShapeError("the record is not a JSON object")
         if self.fields is None:
             self.fields = [k for k in values if k not in HEADER_COLUMNS]
-            self.writer.writerow([*HEADER_COLUMNS, *self.fields, "extra"])
+            self.writer.writerow([_cell(c) for c in [*HEADER_COLUMNS, *self.fields, "extra"]])
         extra = {k: v for k, v in values.items() if k not in self.fields}
         row = [header["id"], header["kind"], header["created"], header["device"]]
         row.append(header["questionnaire"])
@@ -137,12 +146,19 @@ def open_envelope(data: bytes, opener: Opener, needs_header: bool) -> tuple[str,
         return "not_for_key", str(e)
     except EnvelopeError as e:
         return "bad", str(e)
+    except (ValueError, RecursionError, OverflowError):
+        # Anyone with the public key can seal: a hostile envelope is one bad record.
+        return "bad", "not a well-formed envelope"
 
 
 def _record(outcome: tuple[str, object], where: str, writer, report: FileReport) -> None:
     status, value = outcome
     if status == "ok":
-        writer.write(value)
+        try:
+            writer.write(value)
+        except RecordShapeError as e:
+            report.problems.append(f"{where}{e}")
+            return
         report.opened += 1
     elif status == "not_for_key" and where:
         report.not_for_key += 1
@@ -187,6 +203,8 @@ def open_file(path, opener: Opener, writer, say: Callable[[str], None], jobs: in
         report.problems.append(f"cannot read: {e.strerror}")
     except BatchError as e:
         report.problems.append(str(e))
+    except (ValueError, RecursionError, OverflowError):
+        report.problems.append("not a well-formed batch")
     writer.flush()
     for problem in report.problems:
         say(f"{report.name}: {problem}")
