@@ -139,10 +139,9 @@ def _safe_next(target: str | None) -> str:
     if (
         not target
         or not target.startswith("/")
-        or any(c in target for c in "\\\t\r\n")
+        or "\\" in target
         or any(ord(c) < 0x20 for c in target)
         or urlsplit(target).netloc
-        or target.startswith("//")
     ):
         return "/"
     return target

@@ -62,10 +62,11 @@ def hub_import(instance_dir, file: Path) -> None:
     from intake.hub.receiving import BatchRefused, receive_batch
 
     inst = load_instance(instance_dir, "hub")
-    recipient_ids = {crypto.key_id(k) for k in inst.recipient_keys()}
     try:
         with open(file, "rb") as stream:
-            receipt = receive_batch(db.open_database(inst.path), stream, recipient_ids, "file")
+            receipt = receive_batch(
+                db.open_database(inst.path), stream, inst.recipient_ids(), "file"
+            )
     except OSError as e:
         fail(f"{file}: {e.strerror}")
     except BatchRefused as refused:

@@ -36,6 +36,7 @@ class Instance:
     role: str
     secret_key: str
     settings: dict = field(default_factory=dict)
+    _device_key: object = field(default=None, repr=False, compare=False)
 
     @property
     def recipients_dir(self) -> Path:
@@ -47,10 +48,16 @@ class Instance:
             crypto.load_recipient_public_key(p) for p in sorted(self.recipients_dir.glob("*.pub"))
         ]
 
+    def recipient_ids(self) -> set[str]:
+        """Return the key ids of the recipients."""
+        return {crypto.key_id(k) for k in self.recipient_keys()}
+
     def device_key(self):
-        """Load the device signing key of a field instance."""
+        """Load the device signing key of a field instance (read once: it never changes)."""
         self.require_role("field")
-        return crypto.load_device_key(self.path / "device.key")
+        if self._device_key is None:
+            self._device_key = crypto.load_device_key(self.path / "device.key")
+        return self._device_key
 
     def device_id(self) -> str:
         """Return the device's key id, which names it to the hub."""

@@ -28,6 +28,10 @@ def outbox_status(instance_dir) -> None:
     click.echo(f"acknowledged: {summary['acknowledged']}")
     if summary["rejected"]:
         click.echo(f"rejected:     {summary['rejected']} (refused by the hub; see intake sync)")
+    for key, label in (("last_sync", "last sync:   "), ("last_failure", "last failure:")):
+        value = db.get_sync_state(database, key)
+        if value:
+            click.echo(f"{label} {value}")
     last = db.last_export(database)
     if last:
         click.echo(f"last export:  {last['created']} ({last['count']} records)")

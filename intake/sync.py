@@ -145,7 +145,7 @@ def normalise_fingerprint(text: str) -> str:
 
 def accept_recipients(inst: instance.Instance, offered: list, confirm) -> tuple[list, list]:
     """Install the offered keys that `confirm(key)` approves; return (installed, refused)."""
-    existing = {crypto.key_id(k) for k in inst.recipient_keys()}
+    existing = inst.recipient_ids()
     installed, refused = [], []
     for key in offered:
         if crypto.key_id(key) in existing:

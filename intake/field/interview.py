@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from intake import crypto, db, envelope
 from intake.accounts import SignedIn
-from intake.questionnaire import Questionnaire, load_questionnaire
+from intake.questionnaire import Questionnaire, assess, load_questionnaire
 
 DEFAULT_DRAFT_HOURS = 72
 
@@ -124,10 +124,11 @@ def load(database, user: SignedIn, draft_id: str) -> Draft:
 
 def record_of(draft: Draft, user: SignedIn, device_id: str) -> dict:
     """Build the record to seal: answers, indicators, assessment, languages, times, officer."""
-    questionnaire, answers = (
-        draft.questionnaire,
-        draft.questionnaire.effective_answers(draft.answers),
-    )
+    questionnaire = draft.questionnaire
+    answers = questionnaire.effective_answers(draft.answers)
+    indicators = questionnaire.indicators_from_answers(answers)
+    child = questionnaire.is_child(answers)
+    urgent = questionnaire.urgent_flags(answers)
     return {
         "id": draft.id,
         "kind": "screening",
@@ -138,10 +139,12 @@ def record_of(draft: Draft, user: SignedIn, device_id: str) -> dict:
         "officer": user.username,
         "device": device_id,
         "answers": answers,
-        "indicators": questionnaire.indicators_from_answers(answers),
-        "child": questionnaire.is_child(answers),
-        "urgent": questionnaire.urgent_flags(answers),
-        "assessment": questionnaire.assess(answers),
+        "indicators": indicators,
+        "child": child,
+        "urgent": urgent,
+        "assessment": assess(
+            indicators, child=child, urgent=urgent, catalogue=questionnaire.catalogue
+        ),
     }
 
 

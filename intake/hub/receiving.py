@@ -100,7 +100,6 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
         "device": device["id"],
         "received": utc_now(),
         "count": len(checked),
-        "duplicates": 0,
         "rejected": len(checked) - len(acceptable),
         "source": source,
     }

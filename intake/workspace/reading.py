@@ -110,7 +110,7 @@ class CsvWriter:
         self.text.flush()
 
     def close(self) -> None:
-        self.text.flush()
+        self.flush()
         self.text.detach()
 
 
@@ -137,7 +137,7 @@ class Opened(NamedTuple):
 
 
 def open_envelope(data: bytes, opener: Opener, needs_header: bool) -> tuple[str, object]:
-    """Open one envelope; return ("ok", Opened), ("not_for_key", None) or ("bad", reason)."""
+    """Open one envelope; return ("ok", Opened), ("not_for_key", reason) or ("bad", reason)."""
     try:
         envelope, record = opener.open(data)
         # Parsing the header checks its v1 fields; only done when it is used.
