@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake import crypto, db, envelope, instance, sync  # noqa: E402
+from intake import crypto, db, envelope, instance  # noqa: E402
+from intake.field import sync  # noqa: E402
 from tests.browser import LiveServer  # noqa: E402
 from tests.hubs import enrol_field  # noqa: E402
 

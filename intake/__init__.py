@@ -40,7 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _register_cli(app: Flask) -> None:
-    from intake.cli import main
+    from intake.commands import main
 
     for command in main.commands.values():
         app.cli.add_command(command)
@@ -83,12 +83,14 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
     if inst.role == "field":
         if not app.testing and not list(inst.recipients_dir.glob("*.pub")):
             raise RuntimeError("refusing to start a field app without a recipient public key")
-        from intake.field import bp
+        from intake.field.views import bp
     elif inst.role == "hub":
-        from intake.hub import bp
+        from intake.hub import api  # registers the API routes on the hub's blueprint
+
+        bp = api.bp
 
         # Batches of a few thousand sealed records; the stream is read as it comes.
         app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     else:
-        from intake.workspace import bp
+        from intake.workspace.views import bp
     app.register_blueprint(bp)

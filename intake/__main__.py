@@ -1,5 +1,5 @@
 """Run the `intake` command as `python -m intake`."""
 
-from intake.cli import main
+from intake.commands import main
 
 main()

@@ -79,6 +79,6 @@ def intake_cli():
 
 def pytest_sessionstart(session):
     """Compile the catalogs, as `make` does, so that pytest alone sees every language."""
-    from intake import translate
+    from intake.i18n import catalogs as translate
 
     translate.compile_all()

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from intake.commands.assess import assess_command
 from intake.questionnaire import (
     DIMENSIONS,
     OUTCOMES,
@@ -17,7 +18,6 @@ from intake.questionnaire import (
     load_catalogue,
 )
 from intake.questionnaire.assessment import CATALOGUE_PATH
-from intake.questionnaire.cli import assess_command
 
 REFER, CONSIDER, NONE = "refer_now", "consider_referral", "no_indicators"
 

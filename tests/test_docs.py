@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from intake.cli import main
+from intake.commands import main
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text("utf-8")

@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pytest
 from babel.messages.pofile import read_po, write_po
 
-from intake import create_app, translate
+from intake import create_app
 from intake.i18n import LANGUAGES, RTL_LOCALES, supported_locales, text_direction
+from intake.i18n import catalogs as translate
 from tests.conftest import run_intake
 from tests.screening import add_user, fill_section, sign_in
 

@@ -125,7 +125,7 @@ def test_opening_code_lives_only_in_the_workspace():
         source = path.read_text("utf-8")
         for needle in ("open_key(", "crypto.decrypt(", "load_recipient_private_key("):
             if needle in source:
-                assert relative == "cli.py" and needle == "load_recipient_private_key(", (
+                assert relative == "commands/keys.py" and needle == "load_recipient_private_key(", (
                     f"{relative} uses {needle}"
                 )
 

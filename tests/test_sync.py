@@ -15,7 +15,8 @@ import signal
 
 import pytest
 
-from intake import db, envelope, instance, sync
+from intake import db, envelope, instance
+from intake.field import sync
 from tests.browser import LiveServer
 from tests.conftest import run_intake
 from tests.faults import FaultyProxy

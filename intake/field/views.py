@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from intake import auth, crypto, db
 from intake.accounts import ROLES
-from intake.field import bp, interview
+from intake.field import interview
 from intake.field.forms import choices_for, form_values_for
 from intake.i18n import interview_languages
 from intake.questionnaire import available_questionnaires
+
+bp = Blueprint("field", __name__)
 
 SCREENERS = ("officer", "ngo")
 

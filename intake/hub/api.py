@@ -10,9 +10,9 @@ from flask import current_app, jsonify, request
 
 from intake import auth, crypto
 from intake.envelope import strict_json
-from intake.hub import bp
 from intake.hub.enrolment import EnrolmentError, enrol
 from intake.hub.receiving import BatchRefused, receive_batch
+from intake.hub.views import bp
 from intake.security import csrf
 
 

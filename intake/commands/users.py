@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from intake import accounts, db
-from intake.cli import fail, instance_option, load_instance, read_secret
+from intake.commands.common import fail, instance_option, load_instance, read_secret
 
 
 @click.group("users")

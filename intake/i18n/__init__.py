@@ -16,7 +16,7 @@ from flask_babel import Babel
 babel = Babel()
 
 DEFAULT_LOCALE = "en"
-TRANSLATIONS = Path(__file__).parent / "translations"
+TRANSLATIONS = Path(__file__).parent.parent / "translations"
 REVIEW_FILE = TRANSLATIONS / "review.toml"
 # The languages Intake ships, English first: the languages of people met at
 # Europe's borders and in its shelters, and of the officers who meet them.

@@ -6,9 +6,8 @@ import json
 
 import click
 
-from intake.cli_options import unused_instance_option
-
-from .assessment import assess
+from intake.commands.common import unused_instance_option
+from intake.questionnaire.assessment import assess
 
 
 @click.command("assess")

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from intake import translate
-from intake.cli_options import unused_instance_option
+from intake.commands.common import unused_instance_option
+from intake.i18n import catalogs as translate
 
 
 @click.group("translate")

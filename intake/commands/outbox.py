@@ -9,7 +9,7 @@ import click
 
 from intake import db
 from intake.batch import write_batch
-from intake.cli import fail, instance_option, load_instance
+from intake.commands.common import fail, instance_option, load_instance
 
 
 @click.group("outbox")

@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po, write_po  # noqa: F401 - read_po used
 
 from intake.i18n import DEFAULT_LOCALE, LANGUAGES, TRANSLATIONS, review_states
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = TRANSLATIONS / "messages.pot"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from intake import accounts, crypto, db, instance
-from intake.cli import fail, instance_option
+from intake.commands.common import fail, instance_option
 
 DEMO_OFFICER = "officer"
 

@@ -8,11 +8,9 @@ no TLS of its own.
 
 from __future__ import annotations
 
-import threading
-
 import click
 
-from intake.cli import fail, instance_option, load_instance
+from intake.commands.common import fail, instance_option, load_instance
 
 
 @click.command("serve")
@@ -32,7 +30,9 @@ def serve_command(instance_dir, host, port, threads, tls) -> None:
     except RuntimeError as e:
         fail(str(e))
     if inst.role == "field":
-        _start_background_sync(inst)
+        from intake.field.background import start_background_sync
+
+        start_background_sync(inst)
     if tls:
         _serve_tls(app, inst, host, port, threads)
     else:
@@ -67,35 +67,3 @@ def _serve_tls(app, inst, host, port, threads) -> None:
     click.echo(f"  give it with each enrolment code: intake enroll --fingerprint {fingerprint} ...")
     click.echo(f"Serving the {inst.role} app of {inst.path} on https://{host}:{bound}/")
     server.serve()
-
-
-def _start_background_sync(inst) -> None:
-    """Push the outbox to the hub whenever it is reachable, every interval."""
-    from intake import db, sync
-
-    interval = float(inst.settings.get("sync_interval_seconds", 60))
-
-    def loop() -> None:
-        while True:
-            try:
-                database = db.open_database(inst.path)
-                enrolled = db.get_sync_state(database, "hub_url")
-                database.close()
-                if enrolled:
-                    sync.sync(inst, retries=0)
-            except sync.SyncError as e:
-                _remember_failure(inst, str(e))
-            except Exception as e:  # noqa: BLE001 - the loop must outlive any one failure
-                click.echo(f"background sync failed: {type(e).__name__}: {e}", err=True)
-            threading.Event().wait(interval)
-
-    threading.Thread(target=loop, name="intake-sync", daemon=True).start()
-
-
-def _remember_failure(inst, message: str) -> None:
-    from intake import db
-    from intake.envelope import utc_now
-
-    database = db.open_database(inst.path)
-    db.set_sync_state(database, "last_failure", f"{utc_now()} {message}")
-    database.close()
