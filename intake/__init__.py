@@ -57,7 +57,7 @@ def _not_set_up(app: Flask, reason: str) -> Flask:
 
 
 def _configure(app: Flask, inst: instance_module.Instance) -> None:
-    from intake import auth, security, templating
+    from intake import auth, errors, security, templating
     from intake.i18n import init_i18n
 
     app.config.setdefault("INTAKE_ROLE", inst.role)
@@ -72,6 +72,7 @@ def _configure(app: Flask, inst: instance_module.Instance) -> None:
     security.init_app(app)
     init_i18n(app)
     templating.init_app(app)
+    errors.init_app(app)
     app.before_request(auth.load_user)
     app.teardown_appcontext(auth.close_database)
     app.register_blueprint(auth.bp)

@@ -8,10 +8,12 @@ restart forget it, and the officer's password is needed to open drafts again.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from flask import (
     Blueprint,
@@ -104,6 +106,16 @@ def load_user() -> None:
         if g.user is None:
             session.pop("token", None)
             g.locked = True
+        elif not _still_allowed(g.user):
+            # Disabled (or removed) since signing in: the session ends at its next request.
+            keyring().drop(session.pop("token", None))
+            g.user = None
+
+
+def _still_allowed(user: accounts.SignedIn) -> bool:
+    """Tell whether the account is still enabled, with the same role (one indexed query)."""
+    row = db.user_by_id(database(), user.user_id)
+    return row is not None and row["role"] == user.role
 
 
 def requires_role(*roles: str):
@@ -130,19 +142,20 @@ def public(view):
     return view
 
 
+# A path on this site and nothing else: one "/" then path and query characters
+# of RFC 3986. No second "/" or "\" first (browsers read "//host" and "/\host"
+# as another site), no backslash, space, control character or scheme anywhere.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
 def _safe_next(target: str | None) -> str:
     """Return the local path to go to after sign-in; anything else goes home."""
-    from urllib.parse import urlsplit
-
-    # Only a plain local path: browsers drop tabs and newlines and read "\\" as
-    # "/", so "/\t/evil.example" would leave the device.
-    if (
-        not target
-        or not target.startswith("/")
-        or "\\" in target
-        or any(ord(c) < 0x20 for c in target)
-        or urlsplit(target).netloc
-    ):
+    if not target or not _LOCAL_PATH.fullmatch(target):
+        return "/"
+    # Decoded, it must still be a plain local path: "/%2F%2Fevil" is refused too,
+    # in case anything on the way (a proxy, a browser quirk) decodes it.
+    decoded = unquote(unquote(target))
+    if decoded.startswith(("//", "/\\")) or "\\" in decoded or not decoded.isprintable():
         return "/"
     return target
 
@@ -178,8 +191,11 @@ def signin():
     except accounts.SignInRefused as refused:
         flash(_refusal_message(refused), "error")
         return render_template("auth/signin.html", username=username[:64]), 401
-    session.clear()
+    language = session.get("lang")
+    session.clear()  # a new session for the signed-in officer; the language chosen stays
     session["token"] = keyring().add(user, time.time())
+    if language:
+        session["lang"] = language
     db.purge_expired_drafts(database(), time.time())
     return redirect(_safe_next(request.form.get("next")))
 

@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from intake import auth, crypto, db
 from intake.accounts import ROLES
@@ -96,11 +97,23 @@ def start():
     return redirect(url_for("field.section", draft_id=draft.id, section_id=first), 303)
 
 
+class _Gone(Exception):
+    """The interview asked for is not open (any more) for this officer."""
+
+
+@bp.errorhandler(_Gone)
+def _gone(_error):
+    # Back after "Finish and seal" (or a deleted, expired or other officer's
+    # interview) lands here: home, with a notice, never the answers or an error.
+    flash(_("That interview is no longer open: it was sealed, deleted or it expired."), "info")
+    return redirect(url_for("field.home"), 303)
+
+
 def _load(draft_id) -> interview.Draft:
     try:
         draft = interview.load(auth.database(), g.user, str(draft_id))
     except interview.DraftError:
-        abort(404)
+        raise _Gone from None
     g.respondent_language = draft.data["languages"]["respondent"]
     return draft
 
@@ -132,10 +145,14 @@ def section(draft_id, section_id):
     except KeyError:
         abort(404)
     if request.method == "GET":
-        return _render_section(draft, current, form_values_for(current, draft.answers), {})
+        return _show_section(draft, current)
     action = request.form.get("action", "next")
     clean, errors = draft.questionnaire.validate_answers(section_id, request.form, draft.answers)
     draft.record_section(section_id, clean)
+    # A refused screen comes back through a redirect, its values kept in the
+    # encrypted draft: the browser keeps the body of a POST it showed a page
+    # for in its session history, on disk, beyond the interview.
+    draft.data["refused"] = _refused(current, request.form) if errors and action == "next" else None
     interview.save(auth.database(), g.user, draft)
     if action == "pause":
         return auth.lock_session()
@@ -144,14 +161,30 @@ def section(draft_id, section_id):
         target = previous or section_id
         return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
     if errors:
-        values = form_values_for(current, draft.answers, request.form)
-        return _render_section(draft, current, values, errors, 422)
+        return redirect(url_for("field.section", draft_id=draft.id, section_id=section_id), 303)
     if _revealed(current, draft.answers):
         # An answer opened a follow-up on this screen: show it before moving on.
         return redirect(url_for("field.section", draft_id=draft.id, section_id=section_id), 303)
     if following:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=following), 303)
     return redirect(url_for("field.review", draft_id=draft.id), 303)
+
+
+def _show_section(draft, current):
+    """Render a screen: what was refused on it last time with its errors, else the answers."""
+    refused = draft.data.get("refused")
+    if not refused or refused["section"] != current.id:
+        return _render_section(draft, current, form_values_for(current, draft.answers), {})
+    form = MultiDict(refused["values"])
+    _clean, errors = draft.questionnaire.validate_answers(current.id, form, draft.answers)
+    values = form_values_for(current, draft.answers, form)
+    return _render_section(draft, current, values, errors)
+
+
+def _refused(section, form) -> dict:
+    """Keep what a refused screen sent (for the encrypted draft), to show it again."""
+    values = {q.id: form.getlist(q.id) for q in section.questions if q.id in form}
+    return {"section": section.id, "values": values}
 
 
 def _revealed(section, answers) -> bool:
@@ -211,7 +244,7 @@ def finish(draft_id):
             auth.database(), g.user, draft, inst.recipient_keys(), inst.device_id()
         )
     except interview.DraftError:
-        abort(409)
+        raise _Gone from None  # finished a moment ago, from another tab
     # Rendered once, from memory: there is no URL that shows it again.
     return render_template(
         "field/finished.html",

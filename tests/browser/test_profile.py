@@ -1,0 +1,130 @@
+"""Nothing the person says outlives the screen in the tablet's browser profile.
+
+Chromium keeps a profile folder: session restore (`Sessions/`), the disk
+cache, autofill's "Web Data", history. A screening is walked in a persistent
+profile, a second one is left unfinished with text typed but never sent, the
+officer locks and the browser closes; then every file of the profile is
+searched for the answers, in the encodings Chromium writes strings in.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+from intake.questionnaire import load_questionnaire
+from tests.browser import watch_page
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
+from tests.browser.test_screening import answer_screen
+
+# Distinct canaries, no repeated runs of characters (a compressing store would
+# split them): one sent in a finished screening, one sent on a screen that was
+# refused, one typed and never sent.
+SENT = "SentQ7xw-ብሩህ-نور-Kp4z"
+REFUSED = "RefusedM3vj-ምስክር-شاهد-Yt8b"
+TYPED = "TypedH2gd-ተስፋ-أمل-Wc5n"
+
+
+def encodings(text: str) -> list[bytes]:
+    """The ways a string may sit in a file: UTF-8, UTF-16LE, URL-encoded, base64 of either."""
+    found = []
+    for raw in (text.encode("utf-8"), text.encode("utf-16-le")):
+        found.append(raw)
+        for shift in range(3):  # base64 of a longer buffer: each of the three alignments
+            encoded = base64.b64encode(b"\0" * shift + raw).rstrip(b"=")
+            found.append(encoded[4:-4])  # drop the characters its neighbours change
+    found += [quote_plus(text).encode(), quote(text).encode()]
+    found.append(text.encode("unicode_escape"))
+    return found
+
+
+def files_holding(folder: Path, text: str) -> list[str]:
+    """Every file under the folder whose raw bytes hold the text in any of its encodings."""
+    patterns = encodings(text)
+    return [
+        str(path.relative_to(folder))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+        and not path.is_symlink()
+        and any(p in path.read_bytes() for p in patterns)
+    ]
+
+
+def test_the_search_finds_each_encoding(tmp_path):
+    for i, pattern in enumerate(encodings(SENT)):
+        (tmp_path / f"f{i}").write_bytes(b"x" * i + pattern + b"y")
+    (tmp_path / "b64").write_bytes(base64.b64encode(b"prefix:" + SENT.encode("utf-16-le")))
+    assert len(files_holding(tmp_path, SENT)) == len(encodings(SENT)) + 1
+    assert files_holding(tmp_path, TYPED) == []
+
+
+def finish_screening(page, questionnaire, text: str) -> None:
+    """Answer every screen, putting the text in every free-text field, then finish and seal."""
+    while "/review" not in page.url:
+        answer_screen(page, questionnaire, {"under_18": "no"}, child=False)
+        for field in page.locator("textarea, input[type=text]").all():
+            field.fill(text)
+        with page.expect_navigation():
+            page.click("button[value=next]")
+        assert not page.locator(".has-error").count(), page.inner_text("main")
+    with page.expect_navigation():
+        page.click("text=Finish and seal")
+    assert page.locator(".reference strong").count() == 1
+
+
+def start_screening(page, live_server, form: str) -> str:
+    page.goto(live_server.url)
+    page.check(f'input[name="questionnaire"][value="{form}"]')
+    with page.expect_navigation():
+        page.click("form[action$='/screening/start'] button[type=submit]")
+    return re.search(r"/screening/([0-9a-f-]{36})/", page.url).group(1)
+
+
+def test_browser_profile_keeps_no_answer(browser, live_server, tmp_path):
+    profile = tmp_path / "profile"
+    context = browser.browser_type.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        env=browser_env(),
+        **VIEWPORTS["tablet"],
+    )
+    page = context.new_page()
+    seen = watch_page(page)
+    live_server.sign_in(page)
+    form = "screening-short"
+    start_screening(page, live_server, form)
+    finish_screening(page, load_questionnaire(form), SENT)
+
+    # The second screening: a screen refused (its note too long) with text
+    # sent, then text typed and never sent; then the officer locks.
+    questionnaire = load_questionnaire(form)
+    draft = start_screening(page, live_server, form)
+    for _screen in ("safety", "consent"):
+        answer_screen(page, questionnaire, {"under_18": "no"}, child=False)
+        with page.expect_navigation():
+            page.click("button[value=next]")
+    page.goto(live_server.page_url(f"screening/{draft}/observations"))
+    # Longer than the note may be: the browser's maxlength is lifted so the server refuses it.
+    page.eval_on_selector(
+        "#f-observation_note",
+        "(el, text) => { el.removeAttribute('maxlength'); el.value = text; }",
+        REFUSED + " " + "-" * 2000,
+    )
+    with page.expect_navigation():
+        page.click("button[value=next]")
+    assert page.locator(".has-error").count()
+    page.goto(live_server.page_url(f"screening/{draft}/end"))
+    page.fill("#f-anything_else", TYPED)
+    with page.expect_navigation():
+        page.click(".lock-form button")
+    assert "/signin" in page.url
+    seen.assert_clean()
+    context.close()
+
+    found = {canary: files_holding(profile, canary) for canary in (SENT, REFUSED, TYPED)}
+    assert found == {SENT: [], REFUSED: [], TYPED: []}
+    # The search can see into this profile: the officer's name is there, in History.
+    assert files_holding(profile, live_server.url.rstrip("/") + "/screening/" + draft)
