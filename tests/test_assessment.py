@@ -577,3 +577,20 @@ def test_command_has_help():
     assert assess_command.name == "assess"
     help_text = CliRunner().invoke(assess_command, ["--help"]).stdout
     assert "--indicators" in help_text and "--list" in help_text and "--child" in help_text
+
+
+def test_the_docs_cite_every_item_and_route():
+    """docs/questionnaire.md documents the rule: every item, route and source named there."""
+    text = (CATALOGUE_PATH.parents[2] / "docs" / "questionnaire.md").read_text(encoding="utf-8")
+    catalogue = load_catalogue()
+    for item in catalogue.items():
+        assert item["id"].split("_")[0] in text, item["id"]
+    for indicator in catalogue.indicators.values():
+        if indicator.kind == "indicator":
+            assert f"| {indicator.id} |" in text, indicator.id
+    for route in catalogue.routes:
+        assert f"`{route.id}`" in text, route.id
+    for source in ("ILO/EC 2009", "Palermo", "Art. 3", "CoE", "Art. 4", "Art. 10", "Art. 13"):
+        assert source in text
+    for source in ("Art. 26", "UNODC", "Vera TVIT", "HTCDS"):
+        assert source in text
