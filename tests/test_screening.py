@@ -67,14 +67,16 @@ def test_adult_screening_is_sealed_and_opens_for_the_coordinator(
 def test_child_screening_presumes_a_child_when_age_is_uncertain(
     officer, field_instance, coordinator_key
 ):
-    overrides = {"under_18": "not_sure", "child_act": "yes", "cd6": "yes", "cd7": "yes"}
-    finished, _, _ = complete_screening(officer, "screening-short", overrides, child=True)
+    overrides = {"under_18": "not_sure", "child_act": "yes", "child_act_purpose": ["crime"]}
+    finished, _, visited = complete_screening(officer, "screening-short", overrides, child=True)
     assert finished.status_code == 200
     assert "child protection" in finished.get_data(as_text=True)
     [record] = open_outbox(field_instance, coordinator_key)
     assert record["child"] is True
-    assert "ACT" in record["indicators"]
+    assert "ACT" in record["indicators"] and "PURPOSE_CRIME" in record["indicators"]
+    assert record["assessment"]["outcome"] == "refer_now"
     assert "child_protection" in record["assessment"]["referral_options"]
+    assert visited == ["safety", "child_protection", "consent", "child", "observations"]
 
 
 def test_no_consent_records_only_observations(officer, field_instance, coordinator_key):
