@@ -283,6 +283,9 @@ def test_rights_come_before_papers_and_crimes(full):
         "reflection_period_days"
     )
     assert full.question("hotline_given").requires_setting == "hotline_number"
+    assert not full.question("hotline_given").applies({})
+    assert full.question("hotline_given").applies({"hotline_number": "116 000"})
+    assert full.question("danger_now").applies(None)
 
 
 # --- The child path ------------------------------------------------------------
@@ -550,6 +553,70 @@ def test_minimal_file_loads_from_a_path(tmp_path):
             """),
             "takes no ['max_length']",
             id="limit-of-the-wrong-type",
+        ),
+        pytest.param(
+            with_question("""
+            id = "pick"
+            type = "single_choice"
+            text = "Which one?"
+            choices = [{ id = "a", text = "A", indicator = "ZZ9" }]
+            """),
+            "unknown indicator 'ZZ9'",
+            id="unknown-item-on-a-choice",
+        ),
+        pytest.param(
+            with_question("""
+            id = "cd1"
+            type = "yes_no_unknown"
+            text = "Papers?"
+            htcds = "vic_MethodsOfControl"
+            htcds_value = "TakesPassports"
+            """),
+            "'TakesPassports' is not a value of HTCDS vic_MethodsOfControl",
+            id="htcds-value-not-in-pick-list",
+        ),
+        pytest.param(
+            with_question("""
+            id = "noted"
+            type = "long_text"
+            text = "What you saw."
+            audience = "officer"
+            read_aloud = true
+            """),
+            "never on officer items",
+            id="officer-item-read-aloud",
+        ),
+        pytest.param(
+            with_question("""
+            id = "odd"
+            type = "yes_no_unknown"
+            text = "Anything?"
+            action_when = ["yes"]
+            """),
+            "'action_when' needs an 'action'",
+            id="action-when-without-action",
+        ),
+        pytest.param(
+            with_question("""
+            id = "where"
+            type = "country"
+            text = "Where?"
+            htcds = "hte_Country"
+            """),
+            "an hte_ field needs 'htcds_event'",
+            id="event-field-without-event",
+        ),
+        pytest.param(
+            with_question("""
+            id = "pick"
+            type = "multiple_choice"
+            text = "Which ones?"
+            choices = [
+              { id = "a", text = "A", indicator = "DR1" },
+            ]
+            """),
+            "indicator DR1 is already asked",
+            id="item-on-a-question-and-a-choice",
         ),
         pytest.param(
             MINIMAL.replace("[conditions.presumed_child]", "[conditions.adult]"),

@@ -405,7 +405,7 @@ def _check_indicators(questions, catalogue: Catalogue) -> None:
         where = f"question {q.id!r}"
         if q.indicator and q.type != "yes_no_unknown":
             raise QuestionnaireError(f"{where}: indicator questions must be yes_no_unknown")
-        if q.urgent and q.type not in ("yes_no_unknown", "single_choice"):
+        if q.urgent and q.type != "yes_no_unknown":
             raise QuestionnaireError(f"{where}: urgent questions must be yes_no_unknown")
         if q.indicator and (q.indicator in asked or q.indicator in on_choices):
             raise QuestionnaireError(f"{where}: indicator {q.indicator} is already asked")

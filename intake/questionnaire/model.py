@@ -109,6 +109,10 @@ class Question:
             texts += [self.text, *(choice.text for choice in self.choices)]
         return [text for text in texts if text]
 
+    def applies(self, settings: Mapping | None) -> bool:
+        """Tell whether the question applies here: its required setting, if any, is set."""
+        return not self.requires_setting or bool((settings or {}).get(self.requires_setting))
+
     def recorded_items(self, answer) -> list[str]:
         """Return the items an answer to this question records."""
         if self.indicator and answer == "yes":
