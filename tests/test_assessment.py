@@ -79,6 +79,9 @@ CASES = [
     case("adult-transit-papers-debt-watched", ["DR1", "CR4", "CR5", "CR6"], REFER, [2]),
     case("adult-transit-strong-deception-papers", ["DR1", "CR5"], REFER),
     case("adult-deceived-medium-only-no-means", ["DR2", "CR5", "CR4"], CONSIDER),
+    case("adult-deceived-about-pay-passport-debt", ["DR2", "CD1", "CD2"], REFER, [5]),
+    case("adult-papers-in-transit-then-coercion", ["CR5", "CD1", "CD3"], REFER, [5]),
+    case("adult-coercion-one-strong-only", ["DR2", "CD1"], CONSIDER),
     case("adult-control-without-means", ["CD1", "CD2", "CD3"], CONSIDER, [5]),
     case("adult-deceived-for-sexual-exploitation", ["DR1", "PURPOSE_SEX"], REFER, [], False),
     case("adult-abused-vulnerability-forced-crime", D3 + ["CD6"], REFER, [3]),
@@ -153,7 +156,11 @@ def test_urgent_needs_are_listed_apart():
 
 def test_routes_say_which_rule_held():
     assert assess(["ACT", "PURPOSE_CRIME"], child=True)["routes"] == ["child_purpose"]
-    assert assess(["DR1", "CD1", "CD2"])["routes"] == ["before_exploitation_control"]
+    assert assess(["DR1", "CD1", "CD2"])["routes"] == [
+        "before_exploitation_control",
+        "before_exploitation_coercion",
+    ]
+    assert assess(["DR1", "CR5"])["routes"] == ["before_exploitation_control"]
     assert assess(D1 + D4 + D5)["routes"][0] == "ilo_combination"
 
 
