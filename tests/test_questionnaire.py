@@ -15,10 +15,11 @@ from intake.questionnaire import (
     load_catalogue,
     load_questionnaire,
 )
-from intake.questionnaire.conditions import evaluate, parse_condition
+from intake.questionnaire.conditions import AllOf, AnyOf, Named, Not, evaluate, parse_condition
 
 TODAY = dt.date(2025, 6, 15)
 CONSENT = {"consent_explained": "yes", "consent": "yes"}
+ADULT = {**CONSENT, "under_18": "no"}
 
 # A small valid questionnaire; broken variants replace one part of it.
 MINIMAL = """
@@ -94,8 +95,8 @@ def test_both_shipped_questionnaires_load(full, short):
     assert "indicators" not in available_questionnaires()
     for q in (full, short):
         assert q.id in ("screening-full", "screening-short")
-        assert q.version and q.title
-        assert [s.id for s in q.sections][:3] == ["safety", "consent", "about_you"]
+        assert q.version.startswith("2.") and q.title
+        assert [s.id for s in q.sections][:3] == ["safety", "child_protection", "consent"]
         assert [s.id for s in q.sections][-2:] == ["observations", "end"]
 
 
@@ -103,12 +104,19 @@ def test_loading_is_cached(full):
     assert load_questionnaire("screening-full") is full
 
 
-def test_full_form_asks_every_indicator_once(full):
+def recorded_by(q) -> list[str]:
+    """Every item a questionnaire can record: yes/no questions and choices."""
+    found = [x.indicator for x in q.questions if x.indicator]
+    return found + [c.indicator for x in q.questions for c in x.choices if c.indicator]
+
+
+def test_full_form_asks_every_item_of_the_catalogue(full):
     catalogue = load_catalogue()
-    asked = [q.indicator for q in full.questions if q.indicator]
-    assert len(asked) == len(set(asked))
-    assert set(asked) == set(catalogue.indicators)  # the 63 item-bank ids and ACT
-    assert len([i for i in catalogue.indicators.values() if i.dimension]) == 63
+    assert set(recorded_by(full)) == set(catalogue.indicators)
+    on_questions = [x.indicator for x in full.questions if x.indicator]
+    assert len(on_questions) == len(set(on_questions))
+    ilo = [i for i in catalogue.indicators.values() if i.kind == "indicator"]
+    assert len([i for i in ilo if not i.id.startswith("SC")]) == 67
 
 
 def test_indicator_questions_are_named_after_their_indicator(full):
@@ -121,15 +129,15 @@ def test_indicator_questions_are_named_after_their_indicator(full):
 @pytest.mark.parametrize("child", [False, True], ids=["adult", "child"])
 def test_short_form_can_make_every_dimension_positive(short, child):
     catalogue = load_catalogue()
-    asked = [q.indicator for q in short.questions if q.indicator and q.indicator != "ACT"]
-    assert 16 <= len(asked) <= 23
+    asked = [i for i in set(recorded_by(short)) if catalogue.indicators[i].kind == "indicator"]
+    assert 16 <= len(asked) <= 32
     for number, name in enumerate(DIMENSIONS, 1):
         in_dimension = [i for i in asked if catalogue.indicators[i].dimension == number]
         assert assess(in_dimension, child=child)["dimensions"][name], name
 
 
 def test_short_form_asks_every_strong_indicator(short):
-    asked = {q.indicator for q in short.questions if q.indicator}
+    asked = set(recorded_by(short))
     strong = {i.id for i in load_catalogue().indicators.values() if "strong" in (i.adult, i.child)}
     assert strong <= asked
 
@@ -143,13 +151,54 @@ def test_urgent_questions_come_first(full, short):
             "urgent_medical",
             "nowhere_to_sleep",
             "dependants_unsafe",
+            "guardian_present",
         ]
-        assert all(q.question(i).section == "safety" for i in urgent)
+        assert [q.question(i).section for i in urgent] == ["safety"] * 5 + ["child_protection"]
 
 
-def test_consent_links_to_htcds(full):
+def test_referral_data_maps_to_htcds_fields_and_values(full):
     assert full.question("consent").htcds == "vic_AgreementToManagePersonalData"
-    assert full.question("dr1").htcds == "vic_MethodOfRecruitment"
+    expected = {
+        "gender": "prs_Gender",
+        "nationality": "prs_Nationality",
+        "current_location": "prs_MailingCity",
+        "contact_phone": "prs_MobilePhone",
+        "recruitment_country": "hte_Country",
+        "recruitment_date": "hte_Date",
+        "transit_places": "hte_Description",
+        "exploitation_country": "hte_Country",
+        "recruitment_channel": "vic_MethodOfRecruitment",
+        "recruiter_role": "per_RoleInProcess",
+        "exploitation_type": "vic_TypeOfLabourExploitation",
+    }
+    assert {qid: full.question(qid).htcds for qid in expected} == expected
+    assert full.question("recruitment_country").htcds_event == "Recruitment"
+    assert full.question("transit_places").htcds_event == "Transit"
+    assert full.question("exploitation_country").htcds_event == "Exploitation"
+    sex = next(c for c in full.question("exploitation_type").choices if c.id == "sex")
+    assert (sex.htcds, sex.htcds_value) == ("vic_TypeOfSexExploitation", "Prostitution")
+    # The review's findings: deception is a means of control, not a recruitment channel;
+    # EX1, EX2 and CD14 are mapped.
+    for qid in ("dr1", "dr2", "dr5"):
+        assert (full.question(qid).htcds, full.question(qid).htcds_value) == (
+            "vic_MethodsOfControl",
+            "FalsePromises",
+        )
+    assert full.question("ex1").htcds_value == "ExcessiveWorkingHours"
+    assert full.question("ex2").htcds_value == "TakesEarnings"
+    assert full.question("cd14").htcds_value == "TakesEarnings"
+
+
+def test_every_htcds_value_is_in_its_pick_list(full, short):
+    catalogue = load_catalogue()
+    for q in (full, short):
+        for question in q.questions:
+            if question.htcds_value:
+                assert question.htcds_value in catalogue.htcds[question.htcds]
+            for choice in question.choices:
+                if choice.htcds_value:
+                    field = choice.htcds or question.htcds
+                    assert choice.htcds_value in catalogue.htcds[field]
 
 
 def test_no_shipped_text_says_victim(full, short):
@@ -158,10 +207,200 @@ def test_no_shipped_text_says_victim(full, short):
         assert not [t for t in q.texts() if "victim" in t.lower()]
 
 
+def test_harmful_wording_is_gone(full, short):
+    for q in (full, short):
+        for text in q.texts():
+            assert "rehearsed" not in text.lower()
+            assert "sex work" not in text.lower()
+
+
 def test_question_lookup(full):
     assert full.question("dr1").indicator == "DR1"
     with pytest.raises(KeyError):
         full.question("nope")
+
+
+# --- Respondent view, officer view ------------------------------------------
+
+
+def test_respondent_and_officer_texts_are_apart(full):
+    danger = full.question("danger_now")
+    assert danger.respondent_texts == [
+        "Are you, or is anyone in your family, in danger right now?",
+        "Yes",
+        "No",
+        "Don't know",
+    ]
+    assert any(
+        "Do not let the person leave with their companions" in t for t in danger.officer_texts
+    )
+    assert danger.action_when == ("yes", "unknown")
+    respondent = {t for x in full.questions for t in x.respondent_texts}
+    officer_only = {t for x in full.questions for t in x.officer_texts} - respondent
+    assert "Tick what you noticed." in officer_only
+    assert not [t for t in respondent if "companions" in t or "supervisor" in t]
+    assert full.question("observations").respondent_texts == []
+
+
+def test_read_aloud_is_off_for_violence_and_sex(full):
+    sensitive = {x.id for x in full.questions if x.sensitive}
+    assert {"cr1", "cr2", "cr3", "cd4", "cd5", "cd7", "child_act_purpose", "exploitation_type"} <= (
+        sensitive
+    )
+    for question in full.questions:
+        if question.sensitive or question.audience == "officer":
+            assert not question.read_aloud, question.id
+        else:
+            assert question.read_aloud, question.id
+
+
+def test_key_words_carry_a_translator_note(full):
+    notes = dict(full.text_notes())
+    assert "neutral" in notes["Are you under 18?"][0]
+    assert "physical harm" in notes[full.question("danger_now").text][0]
+    assert "past or now" in notes[full.question("cr4").text][0]
+    assert "introduce" in notes[full.question("wants_referral").text][0]
+    assert "'Recruited'" in notes[full.question("recruitment_country").text][0]
+    married = next(c for c in full.question("child_act_purpose").choices if c.id == "marriage")
+    assert "forced or arranged marriage" in notes[married.text][0]
+
+
+def test_extraction_emits_the_translator_notes(full):
+    from intake.i18n.extract import TRANSLATOR_NOTE, extract_questionnaire
+
+    with open(full.path, "rb") as f:
+        found = {m: c for _line, _f, m, c in extract_questionnaire(f, (), (), {})}
+    assert found["Are you under 18?"][0] == TRANSLATOR_NOTE
+    assert "neutral" in found["Are you under 18?"][1]
+
+
+def test_rights_come_before_papers_and_crimes(full):
+    order = [s.id for s in full.sections]
+    assert order.index("rights") < order.index("recruitment") < order.index("control")
+    assert "punished" in full.section("rights").intro
+    assert "punished" in full.section("child").intro
+    assert full.question("reflection_period_explained").requires_setting == (
+        "reflection_period_days"
+    )
+    assert full.question("hotline_given").requires_setting == "hotline_number"
+    assert not full.question("hotline_given").applies({})
+    assert full.question("hotline_given").applies({"hotline_number": "116 000"})
+    assert full.question("danger_now").applies(None)
+
+
+# --- The child path ------------------------------------------------------------
+
+
+def _tests(condition, named):
+    if condition is None:
+        return []
+    if isinstance(condition, AllOf | AnyOf):
+        return [t for item in condition.items for t in _tests(item, named)]
+    if isinstance(condition, Not):
+        return _tests(condition.item, named)
+    if isinstance(condition, Named):
+        return _tests(named[condition.name], named)
+    return [condition]
+
+
+def _compared(q) -> dict:
+    """Return {question id: the values some condition compares it with}."""
+    conditions = [s.show_if for s in q.sections] + [x.show_if for x in q.questions]
+    found: dict = {}
+    for condition in conditions + list(q.conditions.values()):
+        for test in _tests(condition, q.conditions):
+            values = test.value if isinstance(test.value, tuple) else (test.value,)
+            found.setdefault(test.question, set()).update(
+                v for v in values if not isinstance(v, bool)
+            )
+    return found
+
+
+def _answers_to_try(question, compared) -> list:
+    """Every answer that can change what follows: each compared value, another, none."""
+    if question.id not in compared:
+        return [None]
+    values = compared[question.id]
+    if question.type == "number":
+        return [None, *sorted({v - 1 for v in values} | set(values))]
+    used = [c for c in question.choice_ids if c in values]
+    others = [c for c in question.choice_ids if c not in values][:1]
+    if question.type == "multiple_choice":
+        return [None, list(question.choice_ids), *([c] for c in used + others)]
+    return [None, *used, *others]
+
+
+def walk_as_child(q) -> list[list[str]]:
+    """Walk every branch a presumed child can take; return the questions shown on each."""
+    compared, named = _compared(q), q.conditions
+    flat = [(s, x) for s in q.sections for x in s.questions]
+    paths: list = []
+
+    def go(at, answers, shown):
+        kept = q.effective_answers(answers)
+        while at < len(flat):
+            section, question = flat[at]
+            if section.id != "safety" and not evaluate(named["presumed_child"], kept, named):
+                return  # an adult: another walk
+            if evaluate(section.show_if, kept, named) and evaluate(question.show_if, kept, named):
+                break
+            at += 1
+        if at == len(flat):
+            paths.append(shown)
+            return
+        question = flat[at][1]
+        for value in _answers_to_try(question, compared):
+            following = answers if value is None else {**answers, question.id: value}
+            go(at + 1, following, [*shown, question.id])
+
+    go(0, {}, [])
+    return paths
+
+
+@pytest.mark.parametrize("name", ["screening-full", "screening-short"])
+def test_a_presumed_child_reaches_the_end_in_at_most_15_questions(name):
+    q = load_questionnaire(name)
+    paths = walk_as_child(q)
+    assert len(paths) > 100  # every branch: age, consent, interpreter, act, purpose...
+    longest = max(paths, key=len)
+    assert len(longest) <= 15, longest
+    for shown in paths:
+        assert "guardian_present" in shown  # from the moment a child is presumed
+        assert not {"dr1", "cd1", "ex1", "exploitation_type", "wants_referral"} & set(shown)
+
+
+def test_the_child_path_is_safety_act_purpose_stop(full):
+    answers = {"under_18": "not_sure", **CONSENT, "child_act": "yes"}
+    shown = [s.id for s in full.visible_sections(answers)]
+    assert shown == ["safety", "child_protection", "consent", "child", "observations"]
+
+
+# --- Dimensions 3 and 6 count a vulnerability only when it was abused -----------
+
+
+def test_a_vulnerability_counts_only_when_abused(full):
+    situations = {"rv_situations": ["family_crisis", "no_money", "trust"]}
+    assert full.indicators_from_answers({**ADULT, "rv_used": "no", **situations}) == []
+    assert full.indicators_from_answers({**ADULT, "rv_used": "yes", **situations}) == [
+        "RV1",
+        "RV6",
+        "RV7",
+    ]
+    one_fact = {**ADULT, "rv_used": "yes", "rv_situations": ["past"], "vd_used": "no"}
+    assert full.indicators_from_answers({**one_fact, "vd_situations": ["past"]}) == ["RV8"]
+
+
+def test_the_list_follows_the_officer_or_the_purpose(full):
+    assert full.exploitation_list(ADULT) == "labour"
+    sex = {**ADULT, "exploitation_type": ["sex"]}
+    assert full.exploitation_list(sex) == "sexual"
+    assert full.exploitation_list({**sex, "ilo_list": "labour"}) == "labour"
+    assert full.exploitation_list({**ADULT, "ilo_list": "sexual"}) == "sexual"
+    child = {"under_18": "yes", **CONSENT, "child_act": "yes", "child_act_purpose": ["sex"]}
+    assert full.exploitation_list(child) == "sexual"
+    assert full.assess({**ADULT, "ilo_list": "sexual", "cd7": "yes", "cd5": "yes"})["list"] == (
+        "sexual"
+    )
 
 
 # --- Checking a questionnaire file -----------------------------------------
@@ -281,7 +520,7 @@ def test_minimal_file_loads_from_a_path(tmp_path):
         ),
         pytest.param(
             MINIMAL.replace('id = "danger_now"', 'id = "not_in_catalogue"'),
-            "no [urgent.not_in_catalogue] entry",
+            "no [urgent.*] entry with question = 'not_in_catalogue'",
             id="urgent-without-catalogue-entry",
         ),
         pytest.param(
@@ -314,6 +553,70 @@ def test_minimal_file_loads_from_a_path(tmp_path):
             """),
             "takes no ['max_length']",
             id="limit-of-the-wrong-type",
+        ),
+        pytest.param(
+            with_question("""
+            id = "pick"
+            type = "single_choice"
+            text = "Which one?"
+            choices = [{ id = "a", text = "A", indicator = "ZZ9" }]
+            """),
+            "unknown indicator 'ZZ9'",
+            id="unknown-item-on-a-choice",
+        ),
+        pytest.param(
+            with_question("""
+            id = "cd1"
+            type = "yes_no_unknown"
+            text = "Papers?"
+            htcds = "vic_MethodsOfControl"
+            htcds_value = "TakesPassports"
+            """),
+            "'TakesPassports' is not a value of HTCDS vic_MethodsOfControl",
+            id="htcds-value-not-in-pick-list",
+        ),
+        pytest.param(
+            with_question("""
+            id = "noted"
+            type = "long_text"
+            text = "What you saw."
+            audience = "officer"
+            read_aloud = true
+            """),
+            "never on officer items",
+            id="officer-item-read-aloud",
+        ),
+        pytest.param(
+            with_question("""
+            id = "odd"
+            type = "yes_no_unknown"
+            text = "Anything?"
+            action_when = ["yes"]
+            """),
+            "'action_when' needs an 'action'",
+            id="action-when-without-action",
+        ),
+        pytest.param(
+            with_question("""
+            id = "where"
+            type = "country"
+            text = "Where?"
+            htcds = "hte_Country"
+            """),
+            "an hte_ field needs 'htcds_event'",
+            id="event-field-without-event",
+        ),
+        pytest.param(
+            with_question("""
+            id = "pick"
+            type = "multiple_choice"
+            text = "Which ones?"
+            choices = [
+              { id = "a", text = "A", indicator = "DR1" },
+            ]
+            """),
+            "indicator DR1 is already asked",
+            id="item-on-a-question-and-a-choice",
         ),
         pytest.param(
             MINIMAL.replace("[conditions.presumed_child]", "[conditions.adult]"),
@@ -417,13 +720,16 @@ def test_malformed_conditions_are_refused(raw):
 
 
 def test_without_consent_only_observations_and_end_are_shown(full):
-    sections = full.visible_sections({"consent_explained": "yes", "consent": "no"})
+    sections = full.visible_sections(
+        {"under_18": "no", "consent_explained": "yes", "consent": "no"}
+    )
     assert [s.id for s in sections] == ["safety", "consent", "observations", "end"]
-    assert len(full.visible_sections(CONSENT)) == len(full.sections)
+    hidden_for_an_adult = {"child_protection", "child"}
+    assert len(full.visible_sections(ADULT)) == len(full.sections) - len(hidden_for_an_adult)
 
 
 def test_consent_needs_the_explanation_too(full):
-    answers = {"consent_explained": "no", "consent": "yes"}
+    answers = {"under_18": "no", "consent_explained": "no", "consent": "yes"}
     assert "about_you" not in [s.id for s in full.visible_sections(answers)]
 
 
@@ -441,18 +747,22 @@ def test_answers_behind_a_refused_consent_do_not_count(full):
 
 
 def test_child_only_questions_follow_the_presumption(full):
-    about = full.section("about_you")
-    adult = {**CONSENT, "under_18": "no"}
-    assert "child_act" not in [q.id for q in about.visible_questions(adult)]
-    assert "child_act" in [q.id for q in about.visible_questions({**adult, "age": 15})]
-    shown = about.visible_questions({**CONSENT, "under_18": "not_sure", "child_act": "yes"})
-    assert [q.id for q in shown][-2:] == ["child_act", "child_act_purpose"]
+    assert not full.section("child").is_visible(full.effective_answers(ADULT))
+    assert full.visible_sections({**ADULT, "age": 15})[1].id == "child_protection"
+    shown = full.section("child").visible_questions(
+        {**CONSENT, "under_18": "not_sure", "child_act": "yes"}
+    )
+    assert [q.id for q in shown] == ["child_act", "child_act_purpose"]
 
 
 def test_a_hidden_answer_does_not_open_a_follow_up(full):
-    about = full.section("about_you")
-    shown = about.visible_questions({**CONSENT, "under_18": "no", "child_act": "yes"})
+    child = full.section("child")
+    shown = child.visible_questions({**CONSENT, "under_18": "yes", "child_act": "no"})
     assert "child_act_purpose" not in [q.id for q in shown]
+    assert (
+        full.indicators_from_answers({**ADULT, "child_act": "yes", "child_act_purpose": ["crime"]})
+        == []
+    )
 
 
 # --- The child presumption ---------------------------------------------------
@@ -467,7 +777,8 @@ def test_a_hidden_answer_does_not_open_a_follow_up(full):
         ({"under_18": "no"}, False),
         ({"under_18": "no", **CONSENT, "age": 16}, True),
         ({"under_18": "no", **CONSENT, "age": 30}, False),
-        ({"under_18": "no", "consent": "no", "age": 16}, False),  # age not asked without consent
+        ({"under_18": "no", "consent": "no", "age": 16}, True),  # asked before consent
+        ({"under_18": "yes", "age": 30}, True),  # age is asked only after a "no"
     ],
 )
 def test_is_child(full, answers, child):
@@ -476,14 +787,27 @@ def test_is_child(full, answers, child):
 
 def test_urgent_flags(full):
     answers = {"danger_now": "yes", "urgent_medical": "unknown", "nowhere_to_sleep": "yes"}
-    assert full.urgent_flags(answers) == ["danger_now", "nowhere_to_sleep"]
+    assert full.urgent_flags(answers) == ["DANGER_NOW", "NOWHERE_TO_SLEEP"]
     assert full.urgent_flags({"danger_now": "no"}) == []
+    # "Don't know" to danger or to a controller nearby counts as urgent.
+    unsure = {"danger_now": "unknown", "controller_nearby": "unknown", "urgent_medical": "unknown"}
+    assert full.urgent_flags(unsure) == ["DANGER_NOW", "CONTROLLER_NEARBY"]
+    child = {"under_18": "yes", "guardian_present": "no"}
+    assert full.urgent_flags(child) == ["CHILD_ALONE"]
+    assert full.urgent_flags({"under_18": "no", "guardian_present": "no"}) == []
+
+
+def test_urgent_needs_do_not_change_the_outcome(full):
+    answers = {**ADULT, "nowhere_to_sleep": "yes"}
+    result = full.assess(answers)
+    assert result["outcome"] == "no_indicators"
+    assert result["urgent"] == ["NOWHERE_TO_SLEEP"]
+    assert result["referral_options"] == ["safe_accommodation"]
 
 
 def test_whole_interview_assessment(full):
     answers = {
-        **CONSENT,
-        "under_18": "no",
+        **ADULT,
         "dr1": "yes",
         "dr2": "yes",
         "ex1": "yes",
@@ -492,21 +816,36 @@ def test_whole_interview_assessment(full):
         "cd3": "yes",
         "urgent_medical": "yes",
     }
-    result = full.assess(answers)
+    result = full.assess(answers, settings={"reflection_period_days": 90})
     assert result["outcome"] == "refer_now"
     assert "emergency_medical" in result["referral_options"]
+    assert "reflection_period" in result["referral_options"]
+    assert "reflection_period" not in full.assess(answers)["referral_options"]
 
 
-def test_child_act_counts_for_a_child(full):
-    answers = {**CONSENT, "under_18": "yes", "child_act": "yes", "ex1": "yes", "ex2": "yes"}
-    assert full.indicators_from_answers(answers) == ["ACT", "EX1", "EX2"]
+def test_adult_in_transit_is_referred_before_exploitation(full):
+    answers = {**ADULT, "dr1": "yes", "cr4": "yes", "cr5": "yes", "cr6": "yes"}
     assert full.assess(answers)["outcome"] == "refer_now"
+
+
+def test_child_act_and_purpose_refer_now(full):
+    answers = {**CONSENT, "under_18": "yes", "child_act": "yes", "child_act_purpose": ["crime"]}
+    assert full.indicators_from_answers(answers) == ["ACT", "PURPOSE_CRIME"]
+    result = full.assess(answers)
+    assert result["outcome"] == "refer_now"
+    assert "child_protection" in result["referral_options"]
+
+
+def test_officer_observations_count(full):
+    answers = {**ADULT, "observations": ["controlled_group"]}
+    assert full.indicators_from_answers(answers) == ["OBS_CONTROLLED_GROUP"]
+    assert full.assess(answers)["outcome"] == "consider_referral"
 
 
 # --- Answers ----------------------------------------------------------------------
 
 
-def validate(q, section, values, answers=CONSENT):
+def validate(q, section, values, answers=ADULT):
     """Validate one section's values on a fixed date."""
     return q.validate_answers(section, values, answers, today=TODAY)
 
@@ -517,24 +856,22 @@ def validate(q, section, values, answers=CONSENT):
         ("safety", "danger_now", "yes", "yes"),
         ("safety", "danger_now", " unknown ", "unknown"),
         ("safety", "under_18", "not_sure", "not_sure"),
-        ("safety", "preferred_language", "AR", "ar"),
-        ("safety", "preferred_language", "pt-BR", "pt-BR"),
-        ("about_you", "age", "17", 17),
-        ("about_you", "age", 0, 0),
-        ("about_you", "journey_start_country", "ng", "NG"),
-        ("about_you", "arrival_date", "2025-06-15", "2025-06-15"),
+        ("safety", "age", "17", 17),
+        ("safety", "age", 0, 0),
+        ("about_you", "nationality", "ng", "NG"),
+        ("places", "recruitment_date", "2025-06-15", "2025-06-15"),
         (
             "observations",
             "observations",
             ["few_belongings", "someone_answers"],
             ["someone_answers", "few_belongings"],
         ),
-        ("observations", "observations", "rehearsed_story", ["rehearsed_story"]),
+        ("observations", "observations", "controlled_group", ["controlled_group"]),
         ("observations", "observation_note", "line one\r\nline two", "line one\nline two"),
     ],
 )
 def test_valid_answers_are_cleaned(full, section, question, value, clean):
-    answers, errors = validate(full, section, {question: value})
+    answers, errors = validate(full, section, {"under_18": "no", question: value})
     assert errors.get(question) is None
     assert answers[question] == clean
 
@@ -544,28 +881,27 @@ def test_valid_answers_are_cleaned(full, section, question, value, clean):
     [
         ("safety", "danger_now", "maybe", "Choose one of the answers shown."),
         ("safety", "danger_now", ["yes", "no"], "Give one answer only."),
-        ("safety", "interviewer_gender", "other", "Choose one of the answers shown."),
-        ("safety", "preferred_language", "not a language", "Choose a language from the list."),
-        ("about_you", "age", "seventeen", "Enter a whole number."),
-        ("about_you", "age", "17.5", "Enter a whole number."),
-        ("about_you", "age", True, "Enter a whole number."),
-        ("about_you", "age", "-1", "Enter a number of at least 0."),
-        ("about_you", "age", "121", "Enter a number of at most 120."),
-        ("about_you", "journey_start_country", "Nigeria", "Choose a country from the list."),
+        ("consent", "interviewer_gender", "other", "Choose one of the answers shown."),
+        ("safety", "age", "seventeen", "Enter a whole number."),
+        ("safety", "age", "17.5", "Enter a whole number."),
+        ("safety", "age", True, "Enter a whole number."),
+        ("safety", "age", "-1", "Enter a number of at least 0."),
+        ("safety", "age", "121", "Enter a number of at most 120."),
+        ("about_you", "nationality", "Nigeria", "Choose a country from the list."),
         (
-            "about_you",
-            "arrival_date",
+            "places",
+            "recruitment_date",
             "15/06/2025",
             "Enter a date as year-month-day, for example 2024-03-31.",
         ),
         (
-            "about_you",
-            "arrival_date",
+            "places",
+            "recruitment_date",
             "2025-02-30",
             "Enter a date as year-month-day, for example 2024-03-31.",
         ),
-        ("about_you", "arrival_date", "2025-06-16", "Enter a date on or before 2025-06-15."),
-        ("about_you", "arrival_date", "1949-12-31", "Enter a date on or after 1950-01-01."),
+        ("places", "recruitment_date", "2025-06-16", "Enter a date on or before 2025-06-15."),
+        ("places", "recruitment_date", "1949-12-31", "Enter a date on or after 1950-01-01."),
         (
             "observations",
             "observations",
@@ -581,7 +917,7 @@ def test_valid_answers_are_cleaned(full, section, question, value, clean):
     ],
 )
 def test_invalid_answers_get_a_plain_message(full, section, question, value, message):
-    answers, errors = validate(full, section, {question: value})
+    answers, errors = validate(full, section, {"under_18": "no", question: value})
     assert errors[question] == message
     assert question not in answers
 
@@ -625,12 +961,13 @@ def test_short_text_stays_on_one_line(tmp_path):
 
 
 def test_hidden_questions_are_not_validated_or_kept(full):
-    adult = {**CONSENT, "under_18": "no"}
-    answers, errors = validate(full, "about_you", {"child_act": "yes", "age": "x"}, adult)
-    assert "child_act" not in answers and errors == {"age": "Enter a whole number."}
+    answers, errors = validate(full, "child", {"child_act": "yes"}, ADULT)
+    assert (answers, errors) == ({}, {})
+    answers, errors = validate(full, "safety", {"under_18": "yes", "age": "x"}, {})
+    assert "age" not in answers and "age" not in errors
     answers, _ = validate(
         full,
-        "about_you",
+        "child",
         {"child_act": "yes", "child_act_purpose": "sex"},
         {**CONSENT, "under_18": "yes"},
     )

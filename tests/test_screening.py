@@ -67,14 +67,16 @@ def test_adult_screening_is_sealed_and_opens_for_the_coordinator(
 def test_child_screening_presumes_a_child_when_age_is_uncertain(
     officer, field_instance, coordinator_key
 ):
-    overrides = {"under_18": "not_sure", "child_act": "yes", "cd6": "yes", "cd7": "yes"}
-    finished, _, _ = complete_screening(officer, "screening-short", overrides, child=True)
+    overrides = {"under_18": "not_sure", "child_act": "yes", "child_act_purpose": ["crime"]}
+    finished, _, visited = complete_screening(officer, "screening-short", overrides, child=True)
     assert finished.status_code == 200
     assert "child protection" in finished.get_data(as_text=True)
     [record] = open_outbox(field_instance, coordinator_key)
     assert record["child"] is True
-    assert "ACT" in record["indicators"]
+    assert "ACT" in record["indicators"] and "PURPOSE_CRIME" in record["indicators"]
+    assert record["assessment"]["outcome"] == "refer_now"
     assert "child_protection" in record["assessment"]["referral_options"]
+    assert visited == ["safety", "child_protection", "consent", "child", "observations"]
 
 
 def test_no_consent_records_only_observations(officer, field_instance, coordinator_key):
@@ -82,13 +84,22 @@ def test_no_consent_records_only_observations(officer, field_instance, coordinat
     assert finished.status_code == 200
     assert "recruitment" not in visited and "observations" in visited
     [record] = open_outbox(field_instance, coordinator_key)
-    assert record["indicators"] == []
+    assert record["indicators"] and all(i.startswith("OBS_") for i in record["indicators"])
 
 
-def test_urgent_answer_makes_refer_now(officer, field_instance, coordinator_key):
-    complete_screening(officer, "screening-short", {"danger_now": "yes"})
+def test_urgent_need_is_its_own_block(officer, field_instance, coordinator_key):
+    """Version 2: an urgent need is acted on first and never changes the outcome."""
+    finished, _, _ = complete_screening(
+        officer,
+        "screening-short",
+        {"danger_now": "yes", "observations": [], "exploitation_type": ["none"]},
+    )
+    assert "Urgent need" in finished.get_data(as_text=True)
     [record] = open_outbox(field_instance, coordinator_key)
-    assert record["assessment"]["outcome"] == "refer_now"
+    assert record["urgent"] == ["DANGER_NOW"]
+    assert record["assessment"]["urgent"] == ["DANGER_NOW"]
+    assert record["assessment"]["outcome"] == "no_indicators"
+    assert record["questionnaire"] == {"id": "screening-short", "version": "2.0.0"}
 
 
 def test_finished_record_cannot_be_reopened(officer):
@@ -264,16 +275,16 @@ def test_a_follow_up_on_the_same_screen_is_shown_before_moving_on(officer):
     questionnaire = load_questionnaire("screening-short")
     location = _start(officer)
     answers = {}
-    for section_id in ("safety", "consent"):
+    for section_id in ("safety", "child_protection", "consent"):
         form = fill_section(questionnaire, section_id, answers, {"under_18": "not_sure"}, "x", True)
         answers.update({k: v for k, v in form.items() if k != "_shown"})
         location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
-    assert location.endswith("/about_you")
+    assert location.endswith("/child")
     first = officer.get(location).get_data(as_text=True)
     assert 'name="child_act_purpose"' not in first
-    shown = ["age", "journey_start_country", "arrival_date", "child_act"]
+    shown = ["child_act"]
     response = officer.post(location, data={"child_act": "yes", "_shown": shown, "action": "next"})
-    assert response.status_code == 303 and response.headers["Location"].endswith("/about_you")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/child")
     again = officer.get(location).get_data(as_text=True)
     assert 'name="child_act_purpose"' in again
 

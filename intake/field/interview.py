@@ -122,13 +122,21 @@ def load(database, user: SignedIn, draft_id: str) -> Draft:
     )
 
 
-def record_of(draft: Draft, user: SignedIn, device_id: str) -> dict:
+def record_of(draft: Draft, user: SignedIn, device_id: str, settings=None) -> dict:
     """Build the record to seal: answers, indicators, assessment, languages, times, officer."""
     questionnaire = draft.questionnaire
     answers = questionnaire.effective_answers(draft.answers)
     indicators = questionnaire.indicators_from_answers(answers)
     child = questionnaire.is_child(answers)
     urgent = questionnaire.urgent_flags(answers)
+    assessment = assess(
+        indicators,
+        child=child,
+        urgent=urgent,
+        catalogue=questionnaire.catalogue,
+        exploitation=questionnaire.exploitation_list(answers),
+        settings=settings,
+    )
     return {
         "id": draft.id,
         "kind": "screening",
@@ -142,15 +150,19 @@ def record_of(draft: Draft, user: SignedIn, device_id: str) -> dict:
         "indicators": indicators,
         "child": child,
         "urgent": urgent,
-        "assessment": assess(
-            indicators, child=child, urgent=urgent, catalogue=questionnaire.catalogue
-        ),
+        "assessment": assessment,
     }
 
 
-def finish(database, user: SignedIn, draft: Draft, recipients: list, device_id: str) -> dict:
-    """Seal the interview into the outbox and delete its draft; return the record."""
-    record = record_of(draft, user, device_id)
+def finish(
+    database, user: SignedIn, draft: Draft, recipients: list, device_id: str, settings=None
+) -> dict:
+    """Seal the interview into the outbox and delete its draft; return the record.
+
+    `settings` (the instance's) decide which country-dependent referral
+    options the assessment may offer (a reflection period, a hotline).
+    """
+    record = record_of(draft, user, device_id, settings)
     sealed = envelope.seal_record(
         record,
         recipients,

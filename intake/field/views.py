@@ -212,7 +212,7 @@ def review(draft_id):
     return render_template(
         "field/review.html",
         draft=draft,
-        assessment=draft.questionnaire.assess(draft.answers),
+        assessment=draft.questionnaire.assess(draft.answers, _instance().settings),
         missing=missing,
         last=draft.sections()[-1].id,
     )
@@ -241,7 +241,12 @@ def finish(draft_id):
     inst = _instance()
     try:
         record = interview.finish(
-            auth.database(), g.user, draft, inst.recipient_keys(), inst.device_id()
+            auth.database(),
+            g.user,
+            draft,
+            inst.recipient_keys(),
+            inst.device_id(),
+            inst.settings,
         )
     except interview.DraftError:
         raise _Gone from None  # finished a moment ago, from another tab

@@ -2,8 +2,10 @@
 
 Registered in pyproject.toml under `babel.extractors`; babel.cfg maps
 `intake/questionnaires/*.toml` to them. A questionnaire yields exactly the
-texts it shows (`Questionnaire.texts()`); the indicator catalogue yields the
-labels that reasons and referral options show.
+texts it shows (`Questionnaire.text_notes()`), each with the general note
+and, for key words, the questionnaire's own `translator_note` (what the
+question is for, and the wrong senses to avoid); the indicator catalogue
+yields the labels that reasons and referral options show.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ def catalogue_texts(path: Path) -> list[str]:
     catalogue = load_catalogue(path)
     texts = [d.title for d in catalogue.dimensions]
     texts += [t.label for t in catalogue.thresholds]
-    for rule in (catalogue.adult_rule, catalogue.child_rule):
+    for rule in catalogue.routes:
         texts += [rule.label, *(clause.label for clause in rule.clauses)]
-    texts += [label for label, _options in catalogue.urgent.values()]
+    texts += [need.label for need in catalogue.urgent.values()]
     texts += list(catalogue.referral_options.values())
     return list(dict.fromkeys(texts))
 
@@ -39,8 +41,9 @@ def extract_questionnaire(fileobj, keywords, comment_tags, options):
     path = Path(fileobj.name)
     source = fileobj.read().decode("utf-8")
     if path.resolve() == CATALOGUE_PATH.resolve():
-        texts, note = catalogue_texts(path), "Indicator catalogue label."
+        notes = [(text, ()) for text in catalogue_texts(path)]
+        note = "Indicator catalogue label."
     else:
-        texts, note = load_questionnaire(path).texts(), TRANSLATOR_NOTE
-    for text in texts:
-        yield _line_of(source, text), None, text, [note]
+        notes, note = load_questionnaire(path).text_notes(), TRANSLATOR_NOTE
+    for text, own in notes:
+        yield _line_of(source, text), None, text, [note, *own]

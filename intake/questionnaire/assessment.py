@@ -1,9 +1,10 @@
-"""The decision rule: turn recorded indicators into an outcome, reasons and referral options.
+"""The decision rule, version 2: turn recorded items into an outcome, reasons and options.
 
-Every strength, threshold and combination rule is read from the catalogue
-(catalogue.py), so a program manager corrects them in data. The code only fixes
-what the rules mean: how thresholds are counted, and that an urgent-safety
-answer means "refer now".
+Every strength, threshold and route is read from the catalogue (catalogue.py),
+so a program manager corrects them in data. The code only fixes what the rules
+mean: how thresholds are counted, that a route holds when all its clauses do,
+that anything recorded below "refer now" gives "consider referral", and that
+urgent needs are their own block and never change the trafficking outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .catalogue import (
     CHILD_STRENGTHS,
     DIMENSIONS,
     ID_PATTERN,
+    KINDS,
+    LISTS,
     STATUSES,
     STRENGTHS,
     Catalogue,
@@ -36,30 +39,31 @@ REASONS = {
         "Child strengths and the child rule were used: the person is under 18, "
         "or their age is uncertain and a child is presumed."
     ),
-    "urgent": N_("Urgent safety: %(label)s (answered yes)."),
+    "sexual": N_("The ILO lists for sexual exploitation were used."),
+    "urgent": N_(
+        "Urgent need: %(label)s. Act on it first; it does not change the screening outcome."
+    ),
     "dimension": N_(
         "%(title)s (dimension %(number)s) is positive: %(indicators)s meet "
         "the threshold '%(threshold)s'."
     ),
     "rule_held": N_("%(rule)s holds: %(parts)s."),
     "rule_missing": N_("%(rule)s does not hold; missing: %(parts)s."),
-    "strong": N_("Strong indicator recorded: %(indicators)s."),
-    "below": N_("The recorded indicators do not make any dimension positive: %(indicators)s."),
+    "recorded": N_("Recorded, below what a referral now needs: %(indicators)s."),
     "none": N_("No indicators were recorded."),
-    "adult_act": N_("ACT (the child act) is recorded but counts only for a child."),
 }
 # Strength words inside reasons, so that they are translated too.
 STRENGTH_WORDS = {"strong": N_("strong"), "medium": N_("medium"), "weak": N_("weak")}
 INDICATOR_WITH_STRENGTH = N_("%(id)s (%(strength)s)")
-URGENT_FALLBACK = N_("an urgent-safety answer (%(id)s)")
+URGENT_FALLBACK = N_("an urgent need (%(id)s)")
 
-# The catalogue's names lived here before catalogue.py was split out; they stay
-# importable from this module.
 __all__ = [
     "CATALOGUE_PATH",
     "CHILD_STRENGTHS",
     "DIMENSIONS",
     "ID_PATTERN",
+    "KINDS",
+    "LISTS",
     "OUTCOMES",
     "REASONS",
     "STATUSES",
@@ -80,21 +84,33 @@ def assess(
     child: bool = False,
     urgent: Iterable[str] = (),
     catalogue: Catalogue | None = None,
+    exploitation: str = "labour",
+    settings: Mapping | None = None,
 ) -> dict:
-    """Turn recorded indicator ids into an outcome, reasons and referral options."""
+    """Turn recorded item ids into an outcome, reasons and referral options.
+
+    `indicator_ids` may hold any item of the catalogue, urgent ones too;
+    `urgent` holds urgent ids (or urgent question ids) recorded apart.
+    `settings` are the instance's settings: referral options that depend on
+    the country are offered only when their setting is there.
+    """
     catalogue = catalogue or load_catalogue()
-    ids = _recognised(indicator_ids, catalogue)
-    urgent = list(dict.fromkeys(_strings(urgent or (), "urgent")))
-    strengths = {i: catalogue.indicators[i].strength(child) for i in ids}
+    if exploitation not in LISTS:
+        raise ValueError(f"unknown list {exploitation!r} (expected one of {', '.join(LISTS)})")
+    given = _strings(indicator_ids, "indicator_ids")
+    ids = _recognised([i for i in given if i not in catalogue.urgent], catalogue)
+    urgent = _urgent_ids([i for i in given if i in catalogue.urgent], urgent, catalogue)
+    items = catalogue.indicators
+    strengths = {i: items[i].strength(child, exploitation) for i in ids}
     positive = {
         d.number: _met_threshold(catalogue, d.number, strengths) for d in catalogue.dimensions
     }
-    rule = catalogue.child_rule if child else catalogue.adult_rule
-    held = all(_clause_holds(c, positive, ids) for c in rule.clauses)
-    strong = [i for i in ids if strengths[i] in catalogue.consider_strengths]
-    if urgent or held:
+    state = (ids, strengths, positive)
+    routes = catalogue.routes_for(child)
+    held = [r for r in routes if all(_clause_holds(c, catalogue, state) for c in r.clauses)]
+    if held:
         outcome = "refer_now"
-    elif any(positive.values()) or strong:
+    elif any(items[i].kind in catalogue.consider_kinds for i in ids):
         outcome = "consider_referral"
     else:
         outcome = "no_indicators"
@@ -102,8 +118,11 @@ def assess(
         "outcome": outcome,
         "dimensions": {d.name: positive[d.number] is not None for d in catalogue.dimensions},
         "indicators": ids,
-        "reasons": _reasons(catalogue, ids, strengths, positive, rule, held, strong, child, urgent),
-        "referral_options": _referral_options(catalogue, outcome, child, urgent),
+        "urgent": urgent,
+        "routes": [r.id for r in held],
+        "list": exploitation,
+        "reasons": _reasons(catalogue, state, routes, held, child, exploitation, urgent),
+        "referral_options": _referral_options(catalogue, outcome, child, urgent, settings),
     }
 
 
@@ -116,11 +135,24 @@ def _strings(values: Iterable[str], name: str) -> list[str]:
 
 def _recognised(indicator_ids: Iterable[str], catalogue: Catalogue) -> list[str]:
     """Return the sorted unique ids, or raise ValueError naming the unknown ones."""
-    ids = sorted(set(_strings(indicator_ids, "indicator_ids")))
+    ids = sorted(set(indicator_ids))
     unknown = [i for i in ids if i not in catalogue.indicators]
     if unknown:
         raise ValueError(f"unknown indicator id(s): {', '.join(unknown)}")
     return ids
+
+
+def _urgent_ids(listed: list[str], urgent: Iterable[str], catalogue: Catalogue) -> list[str]:
+    """Return urgent ids in order, once each; a question id maps to its urgent id.
+
+    An id the catalogue does not know is kept (fail safe: an urgent answer is
+    never dropped); it is reported with a generic label.
+    """
+    found = list(listed)
+    for value in _strings(urgent or (), "urgent"):
+        known = catalogue.urgent_for_question(value)
+        found.append(known.id if known else value.upper())
+    return list(dict.fromkeys(found))
 
 
 def _met_threshold(catalogue: Catalogue, number: int, strengths: Mapping) -> Threshold | None:
@@ -136,27 +168,38 @@ def _met_threshold(catalogue: Catalogue, number: int, strengths: Mapping) -> Thr
     return None
 
 
-def _clause_holds(clause: Clause, positive: Mapping, ids: list[str]) -> bool:
-    """Tell whether a clause of a combination rule holds."""
-    return any(positive[d] for d in clause.dimensions) or bool(clause.recorded & set(ids))
+def _clause_holds(clause: Clause, catalogue: Catalogue, state) -> bool:
+    """Tell whether a clause of a route holds."""
+    ids, strengths, positive = state
+    items = catalogue.indicators
+    return (
+        any(positive[d] for d in clause.dimensions)
+        or bool(clause.recorded & set(ids))
+        or any(items[i].kind in clause.kinds for i in ids)
+        or any(items[i].dimension in clause.strong_in and strengths[i] == "strong" for i in ids)
+        or any(items[i].dimension in clause.any_in for i in ids)
+    )
 
 
 def _listed(ids: Iterable[str], strengths: Mapping) -> list:
     """List ids as 'DR1 (strong), DR2 (medium)', each part translatable."""
     return [
         Message(INDICATOR_WITH_STRENGTH, id=i, strength=Message(STRENGTH_WORDS[strengths[i]]))
-        if strengths[i]
+        if strengths.get(i)
         else i
         for i in ids
     ]
 
 
-def _reasons(catalogue, ids, strengths, positive, rule, held, strong, child, urgent) -> list[str]:
-    """Explain the outcome: child rule, urgent answers, dimensions, rule, strong ids."""
+def _reasons(catalogue, state, routes, held, child, exploitation, urgent) -> list[str]:
+    """Explain the outcome: child rule, urgent needs, dimensions, routes, what is recorded."""
+    ids, strengths, positive = state
     reasons = [Message(REASONS["child"])] if child else []
+    if exploitation == "sexual":
+        reasons.append(Message(REASONS["sexual"]))
     for ident in urgent:
         known = catalogue.urgent.get(ident)
-        label = Message(known[0]) if known else Message(URGENT_FALLBACK, id=ident)
+        label = Message(known.label) if known else Message(URGENT_FALLBACK, id=ident)
         reasons.append(Message(REASONS["urgent"], label=label))
     for dim in catalogue.dimensions:
         if positive[dim.number]:
@@ -170,25 +213,25 @@ def _reasons(catalogue, ids, strengths, positive, rule, held, strong, child, urg
                     threshold=Message(positive[dim.number].label),
                 )
             )
-    if "ACT" in ids and not child:
-        reasons.append(Message(REASONS["adult_act"]))
-    if held:
-        parts = [Message(c.label) for c in rule.clauses]
-        reasons.append(Message(REASONS["rule_held"], rule=Message(rule.label), parts=parts))
-    elif any(positive.values()):
-        missing = [Message(c.label) for c in rule.clauses if not _clause_holds(c, positive, ids)]
-        reasons.append(Message(REASONS["rule_missing"], rule=Message(rule.label), parts=missing))
-    elif strong:
-        reasons.append(Message(REASONS["strong"], indicators=_listed(strong, strengths)))
-    elif ids:
-        reasons.append(Message(REASONS["below"], indicators=_listed(ids, strengths)))
-    elif not urgent:
+    for route in held:
+        parts = [Message(c.label) for c in route.clauses]
+        reasons.append(Message(REASONS["rule_held"], rule=Message(route.label), parts=parts))
+    if not held and any(positive.values()) and routes:
+        # The first route is the combination rule: say what it still lacks.
+        first = routes[0]
+        missing = [
+            Message(c.label) for c in first.clauses if not _clause_holds(c, catalogue, state)
+        ]
+        reasons.append(Message(REASONS["rule_missing"], rule=Message(first.label), parts=missing))
+    if not held and ids:
+        reasons.append(Message(REASONS["recorded"], indicators=_listed(ids, strengths)))
+    if not ids:
         reasons.append(Message(REASONS["none"]))
     return reasons
 
 
-def _referral_options(catalogue: Catalogue, outcome: str, child: bool, urgent) -> list[str]:
-    """Pick the referral options for an outcome, in the catalogue's order."""
+def _referral_options(catalogue: Catalogue, outcome, child, urgent, settings) -> list[str]:
+    """Pick the referral options, in the catalogue's order, that apply in this country."""
     chosen = set()
     if outcome != "no_indicators":
         chosen.update(catalogue.suggest["when_referral"])
@@ -197,5 +240,15 @@ def _referral_options(catalogue: Catalogue, outcome: str, child: bool, urgent) -
     if child:
         chosen.update(catalogue.suggest["when_child"])
     for ident in urgent:
-        chosen.update(catalogue.urgent.get(ident, ("", ()))[1])
-    return [option for option in catalogue.referral_options if option in chosen]
+        known = catalogue.urgent.get(ident)
+        chosen.update(known.referral_options if known else ())
+    settings = settings or {}
+    return [
+        option
+        for option in catalogue.referral_options
+        if option in chosen
+        and (
+            option not in catalogue.option_settings
+            or settings.get(catalogue.option_settings[option])
+        )
+    ]

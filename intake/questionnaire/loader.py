@@ -69,7 +69,20 @@ QUESTION_KEYS = {
     "max",
     "integer",
     "max_length",
+    # Version 2: respondent and officer views, notes, HTCDS values, settings.
+    "sensitive",
+    "read_aloud",
+    "translator_note",
+    "action",
+    "action_when",
+    "htcds_value",
+    "htcds_event",
+    "requires_setting",
 }
+CHOICE_KEYS = {"indicator", "htcds", "htcds_value", "translator_note"}
+HTCDS_EVENTS = ("Recruitment", "Transit", "Exploitation")  # HTCDS hte_Type
+# A setting a question may need, named like the instance's intake.json settings.
+SETTING_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SECTION_KEYS = {"id", "title", "intro", "help", "questions", "show_if"}
 TOP_KEYS = {"id", "version", "title", "description", "language", "conditions", "sections"}
 
@@ -178,29 +191,87 @@ def _question(raw: Mapping, section_id: str, where: str, catalogue: Catalogue) -
         raise QuestionnaireError(
             f"{where}: unknown type {qtype!r} (expected one of {', '.join(TYPES)})"
         )
-    flags = {key: raw.get(key, False) for key in ("required", "urgent")}
+    flags = {key: raw.get(key, False) for key in ("required", "urgent", "sensitive")}
     if not all(isinstance(v, bool) for v in flags.values()):
-        raise QuestionnaireError(f"{where}: 'required' and 'urgent' must be true or false")
+        raise QuestionnaireError(
+            f"{where}: 'required', 'urgent' and 'sensitive' must be true or false"
+        )
     audience = raw.get("audience", "respondent")
     if audience not in AUDIENCES:
         raise QuestionnaireError(f"{where}: audience must be one of {', '.join(AUDIENCES)}")
+    # Read aloud by default only what the person is asked and is not about
+    # violence or sex: a tablet speaking such a question can be overheard.
+    read_aloud = raw.get("read_aloud", audience == "respondent" and not flags["sensitive"])
+    if not isinstance(read_aloud, bool) or (read_aloud and audience == "officer"):
+        raise QuestionnaireError(
+            f"{where}: 'read_aloud' must be true or false, never on officer items"
+        )
+    htcds = _link(raw, "htcds", catalogue.htcds_fields, where)
+    choices = _choices(raw, where, catalogue, htcds)
     return Question(
         id=raw["id"],
         type=qtype,
         text=_text(raw, "text", where),
         help=_text(raw, "help", where, required=False),
-        choices=_choices(raw, where),
+        choices=choices,
         show_if=parse_condition(raw["show_if"], f"{where} show_if") if "show_if" in raw else None,
         indicator=_link(raw, "indicator", catalogue.indicators, where),
-        htcds=_link(raw, "htcds", catalogue.htcds_fields, where),
+        htcds=htcds,
         audience=audience,
         section=section_id,
+        read_aloud=read_aloud,
+        translator_note=_text(raw, "translator_note", where, required=False),
+        action=_text(raw, "action", where, required=False),
+        action_when=_action_when(raw, where, choices),
+        htcds_value=_htcds_value(raw.get("htcds_value"), htcds, catalogue, where),
+        htcds_event=_htcds_event(raw, htcds, where),
+        requires_setting=_setting(raw, where),
         **flags,
         **_limits(raw, where),
     )
 
 
-def _choices(raw: Mapping, where: str) -> tuple[Choice, ...]:
+def _action_when(raw: Mapping, where: str, choices) -> tuple[str, ...]:
+    """Read the answers on which the officer's action applies; they must be answers."""
+    when = raw.get("action_when", [])
+    if when and not raw.get("action"):
+        raise QuestionnaireError(f"{where}: 'action_when' needs an 'action'")
+    allowed = {c.id for c in choices}
+    if not isinstance(when, list) or any(value not in allowed for value in when):
+        raise QuestionnaireError(f"{where}: 'action_when' must list answers of the question")
+    return tuple(when)
+
+
+def _htcds_value(value, field: str | None, catalogue: Catalogue, where: str) -> str | None:
+    """Check an HTCDS value against its field's pick-list."""
+    if value is None:
+        return None
+    if field is None:
+        raise QuestionnaireError(f"{where}: 'htcds_value' needs 'htcds' on the question")
+    if value not in catalogue.htcds[field]:
+        raise QuestionnaireError(f"{where}: {value!r} is not a value of HTCDS {field}")
+    return value
+
+
+def _htcds_event(raw: Mapping, field: str | None, where: str) -> str | None:
+    """Read the HTCDS event type (hte_Type) an hte_ field belongs to."""
+    event = raw.get("htcds_event")
+    if (field or "").startswith("hte_") != (event is not None):
+        raise QuestionnaireError(f"{where}: an hte_ field needs 'htcds_event', and only it")
+    if event is not None and event not in HTCDS_EVENTS:
+        raise QuestionnaireError(f"{where}: htcds_event must be one of {', '.join(HTCDS_EVENTS)}")
+    return event
+
+
+def _setting(raw: Mapping, where: str) -> str | None:
+    """Read the instance setting a question needs (shown only where it applies)."""
+    name = raw.get("requires_setting")
+    if name is not None and (not isinstance(name, str) or not SETTING_PATTERN.match(name)):
+        raise QuestionnaireError(f"{where}: 'requires_setting' must name a setting")
+    return name
+
+
+def _choices(raw: Mapping, where: str, catalogue: Catalogue, htcds) -> tuple[Choice, ...]:
     """Parse a choice question's choices; yes_no_unknown gets its fixed three."""
     qtype, items = raw["type"], raw.get("choices")
     if qtype == "yes_no_unknown" and items is None:
@@ -213,14 +284,28 @@ def _choices(raw: Mapping, where: str) -> tuple[Choice, ...]:
         raise QuestionnaireError(f"{where}: a {qtype} question needs a non-empty 'choices' list")
     choices = []
     for item in items:
-        check_table(item, f"{where} choice", {"id", "text"})
+        here = f"{where} choice {item.get('id') if isinstance(item, Mapping) else '?'!r}"
+        check_table(item, here, {"id", "text"}, CHOICE_KEYS)
         choices.append(
             Choice(
-                _identifier(item["id"], f"{where} choice"), _text(item, "text", f"{where} choice")
+                _identifier(item["id"], here),
+                _text(item, "text", here),
+                indicator=_link(item, "indicator", catalogue.indicators, here),
+                htcds_value=_htcds_value(
+                    item.get("htcds_value"),
+                    _link(item, "htcds", catalogue.htcds_fields, here) or htcds,
+                    catalogue,
+                    here,
+                ),
+                translator_note=_text(item, "translator_note", here, required=False),
+                htcds=_link(item, "htcds", catalogue.htcds_fields, here),
             )
         )
     if len({c.id for c in choices}) != len(choices):
         raise QuestionnaireError(f"{where}: duplicate choice id")
+    recorded = [c.indicator for c in choices if c.indicator]
+    if len(set(recorded)) != len(recorded):
+        raise QuestionnaireError(f"{where}: two choices record the same item")
     return tuple(choices)
 
 
@@ -307,18 +392,26 @@ def _check_show_ifs(sections, questions: Mapping, conditions: Mapping) -> None:
 
 
 def _check_indicators(questions, catalogue: Catalogue) -> None:
-    """Check indicator and urgent questions: yes/no type, one question per indicator."""
-    seen: set[str] = set()
+    """Check indicator and urgent questions; one question per indicator.
+
+    A choice may record an item too (a purpose, an observation, an indicator
+    asked by phase); the same item may sit on choices of questions shown to
+    different people (the child's and the adult's purpose question), never on
+    a yes/no question as well, so that one fact is never scored twice.
+    """
+    asked: set[str] = set()
+    on_choices = {c.indicator for q in questions for c in q.choices if c.indicator}
     for q in questions:
         where = f"question {q.id!r}"
-        if (q.indicator or q.urgent) and q.type != "yes_no_unknown":
-            raise QuestionnaireError(
-                f"{where}: indicator and urgent questions must be yes_no_unknown"
-            )
-        if q.indicator and q.indicator in seen:
+        if q.indicator and q.type != "yes_no_unknown":
+            raise QuestionnaireError(f"{where}: indicator questions must be yes_no_unknown")
+        if q.urgent and q.type != "yes_no_unknown":
+            raise QuestionnaireError(f"{where}: urgent questions must be yes_no_unknown")
+        if q.indicator and (q.indicator in asked or q.indicator in on_choices):
             raise QuestionnaireError(f"{where}: indicator {q.indicator} is already asked")
-        if q.urgent and q.id not in catalogue.urgent:
+        if q.urgent and catalogue.urgent_for_question(q.id) is None:
             raise QuestionnaireError(
-                f"{where}: urgent, but indicators.toml has no [urgent.{q.id}] entry"
+                f"{where}: urgent, but indicators.toml has no [urgent.*] entry "
+                f"with question = {q.id!r}"
             )
-        seen.add(q.indicator)
+        asked.add(q.indicator)

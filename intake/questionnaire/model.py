@@ -26,6 +26,9 @@ from .conditions import Condition, evaluate
 
 # The named condition that decides the child flow (CoE Art. 10 presumption).
 CHILD_CONDITION = "presumed_child"
+# The named condition, optional, under which the ILO sexual-exploitation lists
+# give the strengths (else the labour lists).
+SEXUAL_LIST_CONDITION = "sexual_list"
 
 # Names that lived here before answers.py and loader.py were split out; they
 # stay importable from this module.
@@ -46,10 +49,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Choice:
-    """One answer a choice question offers."""
+    """One answer a choice question offers; choosing it may record an item."""
 
     id: str
     text: str
+    indicator: str | None = None
+    htcds_value: str | None = None
+    translator_note: str = ""
+    htcds: str | None = None  # a field other than the question's, for this choice
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,46 @@ class Question:
     integer: bool = True
     max_length: int | None = None
     section: str = ""
+    # Version 2: what the respondent view and the officer view each show.
+    sensitive: bool = False
+    read_aloud: bool = True
+    translator_note: str = ""
+    action: str = ""
+    action_when: tuple[str, ...] = ()
+    htcds_value: str | None = None
+    htcds_event: str | None = None
+    requires_setting: str | None = None
 
     @property
     def choice_ids(self) -> tuple[str, ...]:
         """Return the ids of the choices, in order."""
         return tuple(choice.id for choice in self.choices)
+
+    @property
+    def respondent_texts(self) -> list[str]:
+        """Return what the respondent view shows: the question and its answers, nothing else."""
+        if self.audience != "respondent":
+            return []
+        return [self.text, *(choice.text for choice in self.choices)]
+
+    @property
+    def officer_texts(self) -> list[str]:
+        """Return what only the officer sees: help, the action to take, recorded items."""
+        texts = [self.help, self.action]
+        if self.audience == "officer":
+            texts += [self.text, *(choice.text for choice in self.choices)]
+        return [text for text in texts if text]
+
+    def applies(self, settings: Mapping | None) -> bool:
+        """Tell whether the question applies here: its required setting, if any, is set."""
+        return not self.requires_setting or bool((settings or {}).get(self.requires_setting))
+
+    def recorded_items(self, answer) -> list[str]:
+        """Return the items an answer to this question records."""
+        if self.indicator and answer == "yes":
+            return [self.indicator]
+        chosen = answer if isinstance(answer, list | tuple) else (answer,)
+        return [c.indicator for c in self.choices if c.indicator and c.id in chosen]
 
 
 @dataclass(frozen=True)
@@ -186,9 +228,18 @@ class Questionnaire:
         return clean, errors
 
     def indicators_from_answers(self, answers: Mapping) -> list[str]:
-        """Return the indicator ids whose (shown) question was answered yes."""
+        """Return the items recorded by shown questions: a yes, or a chosen choice."""
         kept = self.effective_answers(answers)
-        return [q.indicator for q in self.questions if q.indicator and kept.get(q.id) == "yes"]
+        found = [i for q in self.questions if q.id in kept for i in q.recorded_items(kept[q.id])]
+        return list(dict.fromkeys(found))
+
+    def exploitation_list(self, answers: Mapping) -> str:
+        """Return which ILO lists apply: "sexual" when the sexual_list condition holds."""
+        condition = self.conditions.get(SEXUAL_LIST_CONDITION)
+        if condition is None:
+            return "labour"
+        kept = self.effective_answers(answers)
+        return "sexual" if evaluate(condition, kept, self.conditions) else "labour"
 
     def is_child(self, answers: Mapping) -> bool:
         """Tell whether the person is under 18 or presumed so (age uncertain, CoE Art. 10)."""
@@ -197,24 +248,53 @@ class Questionnaire:
         )
 
     def urgent_flags(self, answers: Mapping) -> list[str]:
-        """Return the ids of urgent questions answered yes."""
-        kept = self.effective_answers(answers)
-        return [q.id for q in self.questions if q.urgent and kept.get(q.id) == "yes"]
+        """Return the urgent ids recorded: each urgent question's counting answers.
 
-    def assess(self, answers: Mapping) -> dict:
+        "Don't know" to danger or to a controller nearby counts (the catalogue
+        says which answers count for each urgent need).
+        """
+        kept = self.effective_answers(answers)
+        flags = []
+        for q in self.questions:
+            need = self.catalogue.urgent_for_question(q.id) if q.urgent else None
+            if need and q.id in kept and kept[q.id] in need.counts:
+                flags.append(need.id)
+        return flags
+
+    def assess(self, answers: Mapping, settings: Mapping | None = None) -> dict:
         """Assess a whole interview's answers with this questionnaire's catalogue."""
         return assess(
             self.indicators_from_answers(answers),
             child=self.is_child(answers),
             urgent=self.urgent_flags(answers),
             catalogue=self.catalogue,
+            exploitation=self.exploitation_list(answers),
+            settings=settings,
         )
 
     def texts(self) -> list[str]:
         """Return every translatable string of the questionnaire, for catalog extraction."""
-        found = [self.title, self.description]
+        return [text for text, _notes in self.text_notes()]
+
+    def text_notes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Return every translatable string with its translator notes, in order."""
+        found: dict[str, list[str]] = {}
+
+        def add(text: str, note: str = "") -> None:
+            if text:
+                notes = found.setdefault(text, [])
+                if note and note not in notes:
+                    notes.append(note)
+
+        add(self.title)
+        add(self.description)
         for section in self.sections:
-            found += [section.title, section.intro, section.help]
+            for text in (section.title, section.intro, section.help):
+                add(text)
             for q in section.questions:
-                found += [q.text, q.help, *(choice.text for choice in q.choices)]
-        return list(dict.fromkeys(text for text in found if text))
+                add(q.text, q.translator_note)
+                add(q.help)
+                add(q.action)
+                for choice in q.choices:
+                    add(choice.text, choice.translator_note)
+        return [(text, tuple(notes)) for text, notes in found.items()]

@@ -23,7 +23,14 @@ from tests.test_invariants import files_holding
 
 CANARY = "CANARY-ብሩህ-نور-41"
 ADULT = {"under_18": "no", **ADULT_TRAFFICKING}
-CHILD = {"under_18": "not_sure", "child_act": "yes", "cd6": "yes", "cd7": "yes"}
+# A presumed child: the act and a purpose of forced crime; the interpreter's
+# name is the child path's one text field, where the canary goes.
+CHILD = {
+    "under_18": "not_sure",
+    "child_act": "yes",
+    "child_act_purpose": ["crime"],
+    "present": ["interpreter_remote"],
+}
 SCENARIOS = {
     "adult-full": ("screening-full", ADULT, False, "Refer now"),
     "child-short": ("screening-short", CHILD, True, "Refer now"),
