@@ -64,6 +64,7 @@ QUESTION_KEYS = {
     "indicator",
     "htcds",
     "urgent",
+    "sensitive",
     "audience",
     "min",
     "max",
@@ -178,9 +179,11 @@ def _question(raw: Mapping, section_id: str, where: str, catalogue: Catalogue) -
         raise QuestionnaireError(
             f"{where}: unknown type {qtype!r} (expected one of {', '.join(TYPES)})"
         )
-    flags = {key: raw.get(key, False) for key in ("required", "urgent")}
+    flags = {key: raw.get(key, False) for key in ("required", "urgent", "sensitive")}
     if not all(isinstance(v, bool) for v in flags.values()):
-        raise QuestionnaireError(f"{where}: 'required' and 'urgent' must be true or false")
+        raise QuestionnaireError(
+            f"{where}: 'required', 'urgent' and 'sensitive' must be true or false"
+        )
     audience = raw.get("audience", "respondent")
     if audience not in AUDIENCES:
         raise QuestionnaireError(f"{where}: audience must be one of {', '.join(AUDIENCES)}")

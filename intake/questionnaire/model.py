@@ -67,6 +67,9 @@ class Question:
     htcds: str | None = None
     urgent: bool = False
     audience: str = "respondent"
+    # About violence or sex: the respondent view offers no read-aloud for it
+    # unless the officer turned that on at hand-over (others may be in earshot).
+    sensitive: bool = False
     min: object = None
     max: object = None
     integer: bool = True
