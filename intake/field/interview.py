@@ -86,8 +86,9 @@ class Draft:
 
     def summary(self) -> dict:
         """Return what the officer's list of drafts shows: no answer, only where it stands."""
-        section = self.data.get("section")
         shown = [s.id for s in self.sections()]
+        section = self.data.get("reached")
+        section = section if section in shown else self.data.get("section")
         return {
             "id": self.id,
             "created": self.created,

@@ -208,6 +208,8 @@ def section(draft_id, section_id):
     # encrypted draft: the browser keeps the body of a POST it showed a page
     # for in its session history, on disk, beyond the interview.
     draft.data["refused"] = _refused(current, form) if errors and action == "next" else None
+    if action == "next" and not errors:  # how far it got, for the list of drafts
+        draft.data["reached"] = draft.neighbours(section_id)[1] or section_id
     interview.save(auth.database(), g.user, draft)
     return _after_post(draft, current, action, errors)
 
