@@ -114,7 +114,8 @@ def _gone(_error):
     return redirect(url_for("field.home"), 303)
 
 
-def _load(draft_id) -> interview.Draft:
+def load_draft(draft_id) -> interview.Draft:
+    """Open this officer's draft for the request, or answer as if it did not exist."""
     try:
         draft = interview.load(auth.database(), g.user, str(draft_id))
     except interview.DraftError:
@@ -185,14 +186,14 @@ def _added(draft, shown) -> list:
 @auth.requires_role(*SCREENERS)
 def section(draft_id, section_id):
     """Show one screen of the interview, or record its answers and move on."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
     try:
         current = draft.questionnaire.section(section_id)
     except KeyError:
         abort(404)
     if request.method == "GET":
         if draft.mode == RESPONDENT and not respondent.questions_for(current, draft.answers):
-            return _respondent_goes_on(draft, respondent.first_screen(draft, section_id))
+            return respondent_goes_on(draft, respondent.first_screen(draft, section_id))
         return _show_section(draft, current)
     action = request.form.get("action", "next")
     form = request.form
@@ -241,14 +242,14 @@ def _after_post(draft, current, action, errors):
     if draft.mode == RESPONDENT:
         target = respondent.next_screen(draft, current.id)
         interview.save(auth.database(), g.user, draft)
-        return _respondent_goes_on(draft, target)
+        return respondent_goes_on(draft, target)
     following = draft.neighbours(current.id)[1]
     if following:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=following), 303)
     return redirect(url_for("field.review", draft_id=draft.id), 303)
 
 
-def _respondent_goes_on(draft, target):
+def respondent_goes_on(draft, target):
     """Take the person to their next screen, or to the screen that asks for the tablet back."""
     if target:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
@@ -288,7 +289,7 @@ def _revealed(draft, section) -> list[str]:
 @auth.requires_role(*SCREENERS)
 def resume(draft_id):
     """Go back to the screen where the interview was left."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
     # Only the officer resumes (from the home screen): the officer view.
     draft.data["mode"] = OFFICER
     interview.save(auth.database(), g.user, draft)
@@ -301,7 +302,7 @@ def resume(draft_id):
 @auth.requires_role(*SCREENERS)
 def review(draft_id):
     """Show the assessment before the interview is sealed."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
     if draft.mode == RESPONDENT:  # never the assessment on the person's screen
         return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
     missing = _first_incomplete(draft)
@@ -329,7 +330,7 @@ def _first_incomplete(draft) -> str | None:
 @auth.requires_role(*SCREENERS)
 def finish(draft_id):
     """Seal the interview into the outbox; the device can never show it again."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
     if draft.mode == RESPONDENT:
         return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
     missing = _first_incomplete(draft)
@@ -378,63 +379,10 @@ def _sealed_today() -> list[dict]:
 def discard(draft_id):
     """Ask before deleting an interview that will not be finished; then delete it."""
     if request.method == "GET":
-        draft = _load(draft_id)
+        draft = load_draft(draft_id)
         return render_template(
             "field/discard.html", draft=draft.summary(), language_name=dict(language_names())
         )
     if db.delete_draft(auth.database(), str(draft_id), g.user.user_id):
         flash(_("The interview was deleted."), "info")
     return redirect(url_for("field.home"), 303)
-
-
-@bp.route("/screening/<uuid:draft_id>/hand-over", methods=["GET", "POST"])
-@auth.requires_role(*SCREENERS)
-def hand_over(draft_id):
-    """Explain the hand-over to the officer; then give the person the respondent view."""
-    draft = _load(draft_id)
-    shown = [s.id for s in draft.sections()]
-    start = request.values.get("section")
-    start = start if start in shown else draft.data.get("section") or shown[0]
-    if request.method == "GET":
-        language = draft.data["languages"]["respondent"]
-        return render_template(
-            "field/hand_over.html",
-            draft=draft,
-            section=start,
-            language_label=dict(language_names()).get(language, language),
-        )
-    draft.data["mode"] = RESPONDENT
-    draft.data["read_sensitive"] = request.form.get("read_sensitive") == "yes"
-    draft.data.pop("handed_back", None)
-    target = respondent.first_screen(draft, start)
-    interview.save(auth.database(), g.user, draft)
-    return _respondent_goes_on(draft, target)
-
-
-@bp.get("/screening/<uuid:draft_id>/hand-back")
-@auth.requires_role(*SCREENERS)
-def hand_back(draft_id):
-    """Ask the person, in their language, to give the tablet back to the officer."""
-    draft = _load(draft_id)
-    if draft.mode != RESPONDENT:
-        return redirect(url_for("field.resume", draft_id=draft.id), 303)
-    with force_locale(draft.data["languages"]["respondent"]):
-        return render_template("field/hand_back.html", draft=draft, respondent_view=True)
-
-
-@bp.route("/screening/<uuid:draft_id>/take-back", methods=["GET", "POST"])
-@auth.requires_role(*SCREENERS)
-def take_back(draft_id):
-    """Ask the officer to confirm they hold the tablet again; then the officer view."""
-    draft = _load(draft_id)
-    if draft.mode != RESPONDENT:
-        return redirect(url_for("field.resume", draft_id=draft.id), 303)
-    if request.method == "GET":
-        return render_template("field/take_back.html", draft=draft, respondent_view=True)
-    draft.data["mode"] = OFFICER
-    target = respondent.take_back_screen(draft)
-    interview.save(auth.database(), g.user, draft)
-    flash(_("You have the tablet again: this is the officer view."), "info")
-    if target is None:
-        return redirect(url_for("field.review", draft_id=draft.id), 303)
-    return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
