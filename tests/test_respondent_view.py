@@ -461,3 +461,41 @@ def test_the_reference_is_sealed_and_listed_for_the_day(
     other = app.test_client()
     sign_in(other, "dawit")
     assert reference not in text_of(other.get("/"))
+
+
+@pytest.mark.parametrize("name", ["screening-short", "screening-full"])
+@pytest.mark.parametrize("overrides", [{"danger_now": "yes", "under_18": "not_sure"}, {}])
+def test_every_respondent_screen_of_both_forms_is_free_of_officer_text(officer, name, overrides):
+    """Hand over at the start and after each take-back, until the review."""
+    questionnaire = load_questionnaire(name)
+    child = "under_18" in overrides
+    overrides = {"under_18": "no", "child_act": "yes", **overrides}
+    location, answers, person_screens = start(officer, name, language="ar"), {}, 0
+    location = hand_over(officer, location)
+    while "/review" not in location:
+        if location.endswith("/hand-back"):
+            body = text_of(officer.get(location))
+            assert officer_text_in(body, name, "ar") == [], location
+            location = take_back(officer, draft_url(location)).headers["Location"]
+            if "/review" in location:
+                break
+            section_id = location.rsplit("/", 1)[1]
+            form = fill_section(questionnaire, section_id, answers, overrides, "x", child)
+            answers.update({k: v for k, v in form.items() if k != "_shown"})
+            location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+            if "/review" not in location:
+                location = hand_over(officer, location)
+            continue
+        body = text_of(officer.get(location))
+        assert officer_text_in(body, name, "ar") == [], location
+        assert '<html lang="ar"' in body
+        person_screens += 1
+        section = questionnaire.section(location.rsplit("/", 1)[1])
+        shown = respondent.questions_for(section, answers)
+        form = fill_section(questionnaire, section.id, answers, overrides, "x", child)
+        form = {k: v for k, v in form.items() if k in {q.id for q in shown}}
+        form["_shown"] = list(form)
+        answers.update({k: v for k, v in form.items() if k != "_shown"})
+        location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+    assert person_screens >= 4
+    assert officer.get(location).status_code == 200  # the officer's review
