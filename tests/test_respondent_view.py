@@ -499,3 +499,15 @@ def test_every_respondent_screen_of_both_forms_is_free_of_officer_text(officer, 
         location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
     assert person_screens >= 4
     assert officer.get(location).status_code == 200  # the officer's review
+
+
+def test_times_name_the_month_never_us_order(app):
+    from intake.templating import format_datetime_utc
+
+    with app.test_request_context("/?lang=en"):
+        app.preprocess_request()
+        shown = format_datetime_utc("2026-03-04T13:09:00Z")
+    assert "Mar 4, 2026" in shown and "3/4/26" not in shown
+    with app.test_request_context("/?lang=fr"):
+        app.preprocess_request()
+        assert "4 mars 2026" in format_datetime_utc("2026-03-04T13:09:00Z")
