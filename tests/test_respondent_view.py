@@ -171,6 +171,8 @@ def test_observations_are_never_in_the_respondent_view(officer):
     response = officer.get(f"{url}/observations")
     assert response.status_code == 303
     assert "/observations" not in response.headers["Location"]
+    # Passed on the way, and asked first after the take-back.
+    assert take_back(officer, url).headers["Location"].endswith("/observations")
 
 
 def test_resume_from_home_is_the_officer_view(officer):

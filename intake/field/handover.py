@@ -37,9 +37,7 @@ def hand_over(draft_id):
     draft.data["mode"] = RESPONDENT
     draft.data["read_sensitive"] = request.form.get("read_sensitive") == "yes"
     draft.data.pop("handed_back", None)
-    target = respondent.first_screen(draft, start)
-    interview.save(auth.database(), g.user, draft)
-    return respondent_goes_on(draft, target)
+    return respondent_goes_on(draft, respondent.first_screen(draft, start))
 
 
 @bp.get("/screening/<uuid:draft_id>/hand-back")

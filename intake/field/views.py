@@ -240,9 +240,7 @@ def _after_post(draft, current, action, errors):
         interview.save(auth.database(), g.user, draft)
         return redirect(here, 303)
     if draft.mode == RESPONDENT:
-        target = respondent.next_screen(draft, current.id)
-        interview.save(auth.database(), g.user, draft)
-        return respondent_goes_on(draft, target)
+        return respondent_goes_on(draft, respondent.next_screen(draft, current.id))
     following = draft.neighbours(current.id)[1]
     if following:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=following), 303)
@@ -250,11 +248,15 @@ def _after_post(draft, current, action, errors):
 
 
 def respondent_goes_on(draft, target):
-    """Take the person to their next screen, or to the screen that asks for the tablet back."""
+    """Take the person to their next screen, or to the screen that asks for the tablet back.
+
+    Saves the draft: finding the screen notes the officer's screens passed on the way.
+    """
+    if not target:
+        draft.data["handed_back"] = True
+    interview.save(auth.database(), g.user, draft)
     if target:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
-    draft.data["handed_back"] = True
-    interview.save(auth.database(), g.user, draft)
     return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
 
 
