@@ -84,7 +84,9 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
     if inst.role == "field":
         if not app.testing and not list(inst.recipients_dir.glob("*.pub")):
             raise RuntimeError("refusing to start a field app without a recipient public key")
-        from intake.field.views import bp
+        from intake.field import handover  # registers hand-over and take-back on views.bp
+
+        bp = handover.bp
     elif inst.role == "hub":
         from intake.hub import api  # registers the API routes on the hub's blueprint
 

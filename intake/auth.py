@@ -35,6 +35,8 @@ from intake import accounts, db
 bp = Blueprint("auth", __name__)
 
 IDLE_SECONDS = 15 * 60
+# Session keys that outlive a sign-in (and so a lock): nothing secret, no answer.
+KEPT_ACROSS_SIGN_IN = ("lang", "notice_seen", "sealed")
 
 
 @dataclass
@@ -191,11 +193,12 @@ def signin():
     except accounts.SignInRefused as refused:
         flash(_refusal_message(refused), "error")
         return render_template("auth/signin.html", username=username[:64]), 401
-    language = session.get("lang")
-    session.clear()  # a new session for the signed-in officer; the language chosen stays
+    # A new session for the signed-in officer; what is not secret stays: the
+    # language chosen, the translation notice seen, today's sealed references.
+    kept = {key: session[key] for key in KEPT_ACROSS_SIGN_IN if key in session}
+    session.clear()
+    session.update(kept)
     session["token"] = keyring().add(user, time.time())
-    if language:
-        session["lang"] = language
     db.purge_expired_drafts(database(), time.time())
     return redirect(_safe_next(request.form.get("next")))
 

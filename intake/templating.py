@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from babel.dates import format_skeleton, format_time
 from flask import Flask, current_app
-from flask_babel import format_datetime, lazy_gettext
+from flask_babel import get_locale, get_timezone, lazy_gettext
 
 from intake.questionnaire import load_catalogue
 from intake.questionnaire.messages import translate
@@ -18,15 +19,26 @@ ROLE_NAMES = {
 }
 
 
+def _readable(moment: datetime) -> str:
+    """Format a moment in the page's locale, the month by name.
+
+    Not the locale's numeric "short" form: for English that is the US
+    month/day/year, which an officer elsewhere reads as day/month.
+    """
+    locale, zone = get_locale(), get_timezone()
+    day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=locale)
+    hour = format_time(moment, "short", tzinfo=zone, locale=locale)
+    return locale.datetime_formats["medium"].format(hour, day)
+
+
 def format_datetime_utc(stamp: str) -> str:
     """Format a header timestamp (UTC, RFC 3339) in the page's locale and time zone."""
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return format_datetime(moment, "short")
+    return _readable(datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
 
 
 def format_timestamp(seconds: float) -> str:
     """Format a Unix time in the page's locale."""
-    return format_datetime(datetime.fromtimestamp(seconds, UTC), "short")
+    return _readable(datetime.fromtimestamp(seconds, UTC))
 
 
 def referral_label(option: str) -> str:

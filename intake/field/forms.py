@@ -33,14 +33,24 @@ def _languages(locale: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 
-def choices_for(question: Question) -> list[tuple[str, str]]:
-    """Return (value, label) pairs for a question that offers a choice."""
+def choices_for(question: Question, respondent: str | None = None) -> list[tuple[str, str]]:
+    """Return (value, label) pairs for a question that offers a choice.
+
+    Countries and languages are named in the page's language and, when the
+    person's language differs, in theirs too ("Eritrea · ኤርትራ"), so that the
+    person can point at their own country's name.
+    """
     locale = str(get_locale() or "en")
-    if question.type == "country":
-        return list(_countries(locale))
-    if question.type == "language":
-        return list(_languages(locale))
-    return [(choice.id, choice.text) for choice in question.choices]
+    names = {"country": _countries, "language": _languages}.get(question.type)
+    if names is None:
+        return [(choice.id, choice.text) for choice in question.choices]
+    if not respondent or respondent == locale:
+        return list(names(locale))
+    theirs = dict(names(respondent))
+    return [
+        (code, f"{name} · {theirs[code]}" if theirs.get(code, name) != name else name)
+        for code, name in names(locale)
+    ]
 
 
 def form_values_for(section: Section, answers: dict, form=None) -> dict:

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from intake import crypto, db, envelope
 from intake.accounts import SignedIn
 from intake.questionnaire import Questionnaire, assess, load_questionnaire
+from intake.questionnaire.conditions import referenced_questions
+from intake.questionnaire.model import CHILD_CONDITION
 
 DEFAULT_DRAFT_HOURS = 72
+# Who holds the tablet: the officer (everything) or the person (questions only).
+OFFICER, RESPONDENT = "officer", "respondent"
 
 
 class DraftError(Exception):
@@ -49,6 +53,52 @@ class Draft:
             return None, ids[0] if ids else None
         at = ids.index(section_id)
         return (ids[at - 1] if at else None, ids[at + 1] if at + 1 < len(ids) else None)
+
+    @property
+    def mode(self) -> str:
+        """Return who holds the tablet: OFFICER or RESPONDENT."""
+        return self.data.get("mode", OFFICER)
+
+    def progress(self, section_id: str) -> dict:
+        """Return the step shown for a section, and how far through the form it is.
+
+        The step counts the screens shown so far, and the bar places the
+        screen among all the form's sections: going forward neither ever goes
+        down, whatever an answer opens or closes. A total over the current
+        branch would ("Step 2 of 4", then "Step 3 of 11" once consent opens
+        the questions).
+        """
+        shown = [s.id for s in self.sections()]
+        every = [s.id for s in self.questionnaire.sections]
+        step = shown.index(section_id) + 1 if section_id in shown else 1
+        return {"step": step, "position": every.index(section_id) + 1, "total": len(every)}
+
+    def child_presumed(self) -> bool:
+        """Tell whether an answer makes the person a child, or presumed one (age uncertain).
+
+        Before any age question is answered the rule presumes a child too;
+        the notice waits for an answer, so that it means something.
+        """
+        questionnaire = self.questionnaire
+        condition = questionnaire.conditions[CHILD_CONDITION]
+        asked = referenced_questions(condition, questionnaire.conditions)
+        return any(q in self.answers for q in asked) and questionnaire.is_child(self.answers)
+
+    def summary(self) -> dict:
+        """Return what the officer's list of drafts shows: no answer, only where it stands."""
+        shown = [s.id for s in self.sections()]
+        section = self.data.get("reached")
+        section = section if section in shown else self.data.get("section")
+        return {
+            "id": self.id,
+            "created": self.created,
+            "saved": self.data.get("saved"),
+            "step": self.progress(section)["step"] if section in shown else None,
+            "section": self.questionnaire.section(section).title if section in shown else None,
+            "respondent_language": self.data["languages"]["respondent"],
+            "reference": reference(self.id),
+            "expires": self.expires,
+        }
 
     def record_section(self, section_id: str, clean: dict) -> None:
         """Replace one section's answers with the cleaned ones."""
@@ -88,6 +138,7 @@ def start(database, user: SignedIn, questionnaire_id: str, languages: dict, hour
 
 def save(database, user: SignedIn, draft: Draft) -> None:
     """Encrypt and store the draft under the officer's key."""
+    draft.data["saved"] = envelope.utc_now()
     plaintext = json.dumps(draft.data, ensure_ascii=False).encode("utf-8")
     sealed = crypto.seal_draft(user.draft_key, _context(draft.id, user.user_id), plaintext)
     db.save_draft(
@@ -122,6 +173,17 @@ def load(database, user: SignedIn, draft_id: str) -> Draft:
     )
 
 
+def summaries(database, user: SignedIn, now: float) -> list[dict]:
+    """Return a summary of each of this officer's open drafts, newest first."""
+    found = []
+    for row in db.drafts_for_user(database, user.user_id, now):
+        try:
+            found.append(load(database, user, row["id"]).summary())
+        except DraftError:
+            continue  # not this key's (cannot happen for a signed-in owner): not listed
+    return found
+
+
 def record_of(draft: Draft, user: SignedIn, device_id: str, settings=None) -> dict:
     """Build the record to seal: answers, indicators, assessment, languages, times, officer."""
     questionnaire = draft.questionnaire
@@ -139,6 +201,8 @@ def record_of(draft: Draft, user: SignedIn, device_id: str, settings=None) -> di
     )
     return {
         "id": draft.id,
+        # What the officer wrote on a paper referral: the coordinator finds the case by it.
+        "reference": reference(draft.id),
         "kind": "screening",
         "questionnaire": {"id": questionnaire.id, "version": questionnaire.version},
         "languages": draft.data["languages"],

@@ -13,18 +13,21 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from intake import auth, crypto, db
 from intake.accounts import ROLES
-from intake.field import interview
+from intake.field import interview, respondent
 from intake.field.forms import choices_for, form_values_for
-from intake.i18n import interview_languages
+from intake.field.interview import OFFICER, RESPONDENT
+from intake.i18n import interview_languages, language_names
 from intake.questionnaire import available_questionnaires
+from intake.questionnaire.answers import MESSAGES
 
 bp = Blueprint("field", __name__)
 
@@ -63,7 +66,9 @@ def home():
         db.purge_expired_drafts(database, time.time())
         return render_template(
             "field/home.html",
-            drafts=db.drafts_for_user(database, g.user.user_id, time.time()),
+            drafts=interview.summaries(database, g.user, time.time()),
+            language_name=dict(language_names()),
+            sealed=_sealed_today(),
             questionnaires=available_questionnaires(),
             languages=interview_languages(),
             status=_device_status(),
@@ -109,7 +114,8 @@ def _gone(_error):
     return redirect(url_for("field.home"), 303)
 
 
-def _load(draft_id) -> interview.Draft:
+def load_draft(draft_id) -> interview.Draft:
+    """Open this officer's draft for the request, or answer as if it did not exist."""
     try:
         draft = interview.load(auth.database(), g.user, str(draft_id))
     except interview.DraftError:
@@ -119,55 +125,139 @@ def _load(draft_id) -> interview.Draft:
 
 
 def _render_section(draft, section, values, errors, status=200):
-    sections = draft.sections()
-    ids = [s.id for s in sections]
+    if draft.mode == RESPONDENT:
+        return _render_for_respondent(draft, section, values, errors, status)
+    shown = section.visible_questions({**draft.answers, **values})
+    urgent = draft.questionnaire.urgent_flags(draft.answers)
+    # The urgent notice opens in full when it is new (raised on this screen,
+    # or while the person held the tablet); afterwards it stays one line.
+    new_urgent = urgent and urgent != draft.data.get("urgent_seen")
+    if urgent != draft.data.get("urgent_seen"):
+        draft.data["urgent_seen"] = urgent
+        interview.save(auth.database(), g.user, draft)
     return render_template(
         "field/section.html",
         draft=draft,
         section=section,
-        questions=section.visible_questions({**draft.answers, **values}),
+        questions=shown,
         values=values,
         errors=errors,
-        step=ids.index(section.id) + 1 if section.id in ids else 1,
-        steps=len(ids),
+        progress=draft.progress(section.id),
+        added=_added(draft, shown),
         choices_for=choices_for,
-        urgent=draft.questionnaire.urgent_flags(draft.answers),
+        date_hint=MESSAGES["date"],
+        urgent=urgent,
+        new_urgent=new_urgent,
+        child=draft.child_presumed(),
     ), status
+
+
+def _render_for_respondent(draft, section, values, errors, status):
+    """Render a screen for the person: their language only, their questions only."""
+    shown = respondent.questions_for(section, {**draft.answers, **values})
+    # The whole page in the person's language, buttons and messages included.
+    with force_locale(draft.data["languages"]["respondent"]):
+        return render_template(
+            "field/respond.html",
+            draft=draft,
+            section=section,
+            questions=shown,
+            values=values,
+            errors={k: v for k, v in errors.items() if k in {q.id for q in shown}},
+            progress=draft.progress(section.id),
+            added=_added(draft, shown),
+            choices_for=choices_for,
+            date_hint=MESSAGES["date"],
+            read_sensitive=draft.data.get("read_sensitive", False),
+            respondent_view=True,
+        ), status
+
+
+def _added(draft, shown) -> list:
+    """Return the shown questions that the last Next opened on this screen (said once)."""
+    added = draft.data.pop("added", None)
+    if not added:
+        return []
+    interview.save(auth.database(), g.user, draft)
+    return [q for q in shown if q.id in added]
 
 
 @bp.route("/screening/<uuid:draft_id>/<section_id>", methods=["GET", "POST"])
 @auth.requires_role(*SCREENERS)
 def section(draft_id, section_id):
     """Show one screen of the interview, or record its answers and move on."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
     try:
         current = draft.questionnaire.section(section_id)
     except KeyError:
         abort(404)
     if request.method == "GET":
+        if draft.mode == RESPONDENT and not respondent.questions_for(current, draft.answers):
+            return respondent_goes_on(draft, respondent.first_screen(draft, section_id))
         return _show_section(draft, current)
     action = request.form.get("action", "next")
-    clean, errors = draft.questionnaire.validate_answers(section_id, request.form, draft.answers)
+    form = request.form
+    if draft.mode == RESPONDENT:
+        form = respondent.form_with_officer_answers(current, draft.answers, request.form)
+    clean, errors = draft.questionnaire.validate_answers(section_id, form, draft.answers)
+    if draft.mode == RESPONDENT:
+        # The officer's own required questions are asked after take-back.
+        officer = {q.id for q in current.questions if q.audience == "officer"}
+        errors = {k: v for k, v in errors.items() if k not in officer}
     draft.record_section(section_id, clean)
     # A refused screen comes back through a redirect, its values kept in the
     # encrypted draft: the browser keeps the body of a POST it showed a page
     # for in its session history, on disk, beyond the interview.
-    draft.data["refused"] = _refused(current, request.form) if errors and action == "next" else None
+    draft.data["refused"] = _refused(current, form) if errors and action == "next" else None
+    if action == "next" and not errors:  # how far it got, for the list of drafts
+        draft.data["reached"] = draft.neighbours(section_id)[1] or section_id
     interview.save(auth.database(), g.user, draft)
-    if action == "pause":
+    return _after_post(draft, current, action, errors)
+
+
+def _after_post(draft, current, action, errors):
+    """Answer a screen's button: where the interview goes next."""
+    here = url_for("field.section", draft_id=draft.id, section_id=current.id)
+    if action == "pause" and draft.mode == OFFICER:
         return auth.lock_session()
-    previous, following = draft.neighbours(section_id)
+    if action == "handover" and draft.mode == OFFICER:
+        return redirect(url_for("field.hand_over", draft_id=draft.id, section=current.id), 303)
+    if action == "giveback" and draft.mode == RESPONDENT:
+        return redirect(url_for("field.take_back", draft_id=draft.id), 303)
     if action == "back":
-        target = previous or section_id
+        if draft.mode == RESPONDENT:
+            target = respondent.previous_screen(draft, current.id)
+        else:
+            target = draft.neighbours(current.id)[0] or current.id
         return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
     if errors:
-        return redirect(url_for("field.section", draft_id=draft.id, section_id=section_id), 303)
-    if _revealed(current, draft.answers):
-        # An answer opened a follow-up on this screen: show it before moving on.
-        return redirect(url_for("field.section", draft_id=draft.id, section_id=section_id), 303)
+        return redirect(here, 303)
+    revealed = _revealed(draft, current)
+    if revealed:
+        # An answer opened a follow-up on this screen: show it, say so, and
+        # put the focus on it, before moving on.
+        draft.data["added"] = revealed
+        interview.save(auth.database(), g.user, draft)
+        return redirect(here, 303)
+    if draft.mode == RESPONDENT:
+        return respondent_goes_on(draft, respondent.next_screen(draft, current.id))
+    following = draft.neighbours(current.id)[1]
     if following:
         return redirect(url_for("field.section", draft_id=draft.id, section_id=following), 303)
     return redirect(url_for("field.review", draft_id=draft.id), 303)
+
+
+def respondent_goes_on(draft, target):
+    """Take the person to their next screen, or to the screen that asks for the tablet back.
+
+    Saves the draft: finding the screen notes the officer's screens passed on the way.
+    """
+    if not target:
+        draft.data["handed_back"] = True
+    interview.save(auth.database(), g.user, draft)
+    if target:
+        return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
+    return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
 
 
 def _show_section(draft, current):
@@ -187,17 +277,24 @@ def _refused(section, form) -> dict:
     return {"section": section.id, "values": values}
 
 
-def _revealed(section, answers) -> bool:
-    """Tell whether the answers show questions that were not on the submitted screen."""
+def _revealed(draft, section) -> list[str]:
+    """Return the ids of questions the answers show that were not on the submitted screen."""
     shown = set(request.form.getlist("_shown"))
-    return any(q.id not in shown for q in section.visible_questions(answers))
+    if draft.mode == RESPONDENT:
+        now = respondent.questions_for(section, draft.answers)
+    else:
+        now = section.visible_questions(draft.answers)
+    return [q.id for q in now if q.id not in shown]
 
 
 @bp.get("/screening/<uuid:draft_id>/resume")
 @auth.requires_role(*SCREENERS)
 def resume(draft_id):
     """Go back to the screen where the interview was left."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
+    # Only the officer resumes (from the home screen): the officer view.
+    draft.data["mode"] = OFFICER
+    interview.save(auth.database(), g.user, draft)
     shown = [s.id for s in draft.sections()]
     target = draft.data.get("section") if draft.data.get("section") in shown else shown[0]
     return redirect(url_for("field.section", draft_id=draft.id, section_id=target), 303)
@@ -207,7 +304,9 @@ def resume(draft_id):
 @auth.requires_role(*SCREENERS)
 def review(draft_id):
     """Show the assessment before the interview is sealed."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
+    if draft.mode == RESPONDENT:  # never the assessment on the person's screen
+        return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
     missing = _first_incomplete(draft)
     return render_template(
         "field/review.html",
@@ -233,7 +332,9 @@ def _first_incomplete(draft) -> str | None:
 @auth.requires_role(*SCREENERS)
 def finish(draft_id):
     """Seal the interview into the outbox; the device can never show it again."""
-    draft = _load(draft_id)
+    draft = load_draft(draft_id)
+    if draft.mode == RESPONDENT:
+        return redirect(url_for("field.hand_back", draft_id=draft.id), 303)
     missing = _first_incomplete(draft)
     if missing:
         flash(_("Some required questions are not answered yet."), "error")
@@ -250,19 +351,45 @@ def finish(draft_id):
         )
     except interview.DraftError:
         raise _Gone from None  # finished a moment ago, from another tab
+    _remember_sealed(record["reference"], record["finished"])
     # Rendered once, from memory: there is no URL that shows it again.
     return render_template(
         "field/finished.html",
         assessment=record["assessment"],
-        reference=interview.reference(record["id"]),
+        reference=record["reference"],
+        finished=record["finished"],
         child=record["child"],
     )
 
 
-@bp.post("/screening/<uuid:draft_id>/discard")
+def _remember_sealed(reference: str, finished: str) -> None:
+    """Keep the reference (never an answer) for the home screen's list of today's."""
+    kept = [item for item in _sealed_today() if item["reference"] != reference]
+    session["sealed"] = {
+        "user": g.user.user_id,
+        "day": finished[:10],
+        "items": [{"reference": reference, "time": finished}, *kept][:20],
+    }
+
+
+def _sealed_today() -> list[dict]:
+    """Return the references this officer sealed today in this browser, newest first."""
+    kept = session.get("sealed") or {}
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    if kept.get("user") != g.user.user_id or kept.get("day") != today:
+        return []
+    return kept.get("items", [])
+
+
+@bp.route("/screening/<uuid:draft_id>/discard", methods=["GET", "POST"])
 @auth.requires_role(*SCREENERS)
 def discard(draft_id):
-    """Delete an interview that will not be finished."""
+    """Ask before deleting an interview that will not be finished; then delete it."""
+    if request.method == "GET":
+        draft = load_draft(draft_id)
+        return render_template(
+            "field/discard.html", draft=draft.summary(), language_name=dict(language_names())
+        )
     if db.delete_draft(auth.database(), str(draft_id), g.user.user_id):
         flash(_("The interview was deleted."), "info")
     return redirect(url_for("field.home"), 303)

@@ -120,12 +120,18 @@ def init_i18n(app: Flask) -> None:
     def page_language():
         locale = str(get_locale() or DEFAULT_LOCALE)
         respondent = g.get("respondent_language") or locale
+        unreviewed = [code for code in dict.fromkeys((locale, respondent)) if not is_reviewed(code)]
+        # The notice about an unchecked translation opens once per language
+        # and session, then stays folded: on a phone it took a third of the screen.
+        seen = session.get("notice_seen", [])
+        notice_seen = all(code in seen for code in unreviewed)
+        if unreviewed and not notice_seen:
+            session["notice_seen"] = sorted({*seen, *unreviewed})
         return {
+            "notice_seen": notice_seen,
             "languages": language_names(),
             "page_locale": locale,
-            "unreviewed": [
-                code for code in dict.fromkeys((locale, respondent)) if not is_reviewed(code)
-            ],
+            "unreviewed": unreviewed,
             "page_lang": locale.replace("_", "-"),
             "page_dir": text_direction(locale),
             "resp_lang": respondent.replace("_", "-"),

@@ -74,13 +74,15 @@ class Question:
     htcds: str | None = None
     urgent: bool = False
     audience: str = "respondent"
+    # About violence or sex: the respondent view offers no read-aloud for it
+    # unless the officer turned that on at hand-over (others may be in earshot).
+    sensitive: bool = False
     min: object = None
     max: object = None
     integer: bool = True
     max_length: int | None = None
     section: str = ""
     # Version 2: what the respondent view and the officer view each show.
-    sensitive: bool = False
     read_aloud: bool = True
     translator_note: str = ""
     action: str = ""

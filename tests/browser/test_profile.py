@@ -64,7 +64,8 @@ def finish_screening(page, questionnaire, text: str) -> None:
     """Answer every screen, putting the text in every free-text field, then finish and seal."""
     while "/review" not in page.url:
         answer_screen(page, questionnaire, {"under_18": "no"}, child=False)
-        for field in page.locator("textarea, input[type=text]").all():
+        # Free text only: a date is typed into a text field too, as year-month-day.
+        for field in page.locator("textarea, input[type=text]:not([data-type=date])").all():
             field.fill(text)
         with page.expect_navigation():
             page.click("button[value=next]")
