@@ -218,7 +218,10 @@ class LiveServer:
         page.fill("input[name=password]", user.password)
         with page.expect_navigation():
             page.click("form[action$='/signin'] [type=submit]")
-        assert page.locator("input[name=password]").count() == 0, f"{role} could not sign in"
+        # Signed in means the app's own mark of a session (the Lock form), not merely a
+        # page without a password field: an error page has none either.
+        assert "/signin" not in page.url, f"{role} could not sign in: {page.url}"
+        assert page.locator("form.lock-form").count() == 1, f"{role} could not sign in"
         return user
 
     def intake(self, *args) -> str:
