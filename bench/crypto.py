@@ -51,13 +51,14 @@ def direct_rates(private_key, n: int) -> tuple[float, float]:
     return seal, open_
 
 
-def intake_rates(private_key, n: int) -> tuple[float, float, list[bytes]]:
-    """Seal and open rates through Intake's envelope code."""
+def intake_rates(private_key, n: int, device: str) -> tuple[float, float, list[bytes]]:
+    """Seal and open rates through Intake's envelope code, as the device `device` seals."""
     public_key = private_key.public_key()
     envelopes = []
 
     def seal():
-        envelopes.append(envelope.seal_record(SAMPLE, [public_key], kind="screening").data)
+        sealed = envelope.seal_record(SAMPLE, [public_key], kind="screening", device=device)
+        envelopes.append(sealed.data)
 
     seal_rate = rate(n, seal)
     opener = Opener(private_key, crypto.key_id(public_key))
@@ -66,9 +67,8 @@ def intake_rates(private_key, n: int) -> tuple[float, float, list[bytes]]:
     return seal_rate, open_rate, envelopes
 
 
-def write_big_batch(path: Path, sample: list[bytes], records: int) -> None:
+def write_big_batch(path: Path, sample: list[bytes], records: int, device_key) -> None:
     """Write a batch of `records` envelopes, cycling through the sealed samples."""
-    device_key = crypto.new_device_key()
     with open(path, "wb") as out:
         envelopes = (sample[i % len(sample)] for i in range(records))
         write_batch(out, envelopes, records, device_key)
@@ -139,9 +139,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
 
-    private_key = crypto.new_recipient_key()
+    private_key, device_key = crypto.new_recipient_key(), crypto.new_device_key()
     direct_seal, direct_open = direct_rates(private_key, args.sample)
-    intake_seal, intake_open, sample = intake_rates(private_key, args.sample)
+    device = crypto.key_id(device_key.public_key())
+    intake_seal, intake_open, sample = intake_rates(private_key, args.sample, device)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"padded record: {len(sample[0])} bytes per envelope")
     print(
@@ -156,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         key_file, batch = Path(tmp) / "coordinator.key", Path(tmp) / "big.batch"
         key_file.write_bytes(crypto.private_key_pem(private_key, PASSPHRASE))
-        write_big_batch(batch, sample, args.records)
+        write_big_batch(batch, sample, args.records, device_key)
         size_mb = batch.stat().st_size / 1e6
         for jobs in args.jobs:
             wall, lines, peak_kib = run_open(key_file, batch, jobs)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import threading
+import unicodedata
 from pathlib import Path
 
 from cryptography.exceptions import InvalidKey, InvalidSignature
@@ -91,6 +94,15 @@ def fingerprint(public_key) -> str:
 # -- recipient (coordinator) keys ----------------------------------------
 
 
+def passphrase_bytes(passphrase: str) -> bytes:
+    """Return the bytes a passphrase encrypts a key file with: UTF-8 of its NFC form.
+
+    The same passphrase typed on two keyboards can arrive composed ("é") or
+    decomposed ("e" + U+0301); NFC makes both one key. ASCII is unchanged.
+    """
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
 def check_passphrase(passphrase: str) -> None:
     """Refuse a passphrase too short to protect a coordinator key."""
     if len(passphrase) < PASSPHRASE_MIN_LENGTH:
@@ -112,7 +124,7 @@ def private_key_pem(private_key, passphrase: str, log2_n: int = SCRYPT_LOG2_N) -
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return keyfile.encrypt_pkcs8(plain, passphrase.encode("utf-8"), log2_n)
+    return keyfile.encrypt_pkcs8(plain, passphrase_bytes(passphrase), log2_n)
 
 
 def public_key_pem(public_key) -> bytes:
@@ -157,13 +169,22 @@ def load_recipient_private_key(path: Path, passphrase: str) -> ec.EllipticCurveP
     data = _read(path)
     if b"ENCRYPTED PRIVATE KEY" not in data:
         raise KeyFileError("not an encrypted PKCS#8 private key file")
-    try:
-        key = serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
-    except (ValueError, TypeError):
-        raise WrongPassphraseError("wrong passphrase, or the key file is damaged") from None
+    key = _decrypt_private_key(data, passphrase)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise KeyFileError("not a P-256 private key")
     return key
+
+
+def _decrypt_private_key(data: bytes, passphrase: str):
+    # NFC first (files written since it was applied); then the passphrase as
+    # typed, for files written before, which used it un-normalised.
+    attempts = dict.fromkeys([passphrase_bytes(passphrase), passphrase.encode("utf-8")])
+    for secret in attempts:
+        try:
+            return serialization.load_pem_private_key(data, secret)
+        except (ValueError, TypeError):
+            continue
+    raise WrongPassphraseError("wrong passphrase, or the key file is damaged")
 
 
 def load_any_public_key(path: Path):
@@ -264,6 +285,26 @@ def device_public_key(raw: bytes) -> ed25519.Ed25519PublicKey:
         raise AuthenticationError("not an Ed25519 public key") from None
 
 
+_PEM_PUBLIC_KEY = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+def load_device_public_keys(path: Path) -> list[ed25519.Ed25519PublicKey]:
+    """Load the device public keys in a file: a device.pub, or several PEM keys in a row."""
+    blocks = _PEM_PUBLIC_KEY.findall(_read(path))
+    if not blocks:
+        raise KeyFileError("no PEM public key in the file")
+    keys = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(block)
+        except ValueError:
+            raise KeyFileError("not a PEM public key") from None
+        if not isinstance(key, ed25519.Ed25519PublicKey):
+            raise KeyFileError("not an Ed25519 device public key (a field device's device.pub)")
+        keys.append(key)
+    return keys
+
+
 def sign(private_key, message: bytes) -> bytes:
     """Sign a message with a device key."""
     return private_key.sign(message)
@@ -277,6 +318,56 @@ def verify(public_key, signature: bytes, message: bytes) -> None:
         raise AuthenticationError("the batch signature does not verify") from None
 
 
+# -- the hub's receipt key (Ed25519) -------------------------------------
+
+# Domain separation: a receipt signature can never be taken for a batch
+# signature or anything else an Ed25519 key here signs, and the reverse.
+RECEIPT_SIGNATURE_LABEL = b"intake-receipt-v1\x00"
+RECEIPT_SIGNATURE_LENGTH = 64
+
+
+def new_receipt_key() -> ed25519.Ed25519PrivateKey:
+    """Generate the key a hub signs its receipts with."""
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def load_receipt_key(path: Path) -> ed25519.Ed25519PrivateKey:
+    """Load a hub's receipt signing key."""
+    try:
+        return load_device_key(path)
+    except KeyFileError:
+        raise KeyFileError("not an Ed25519 receipt signing key") from None
+
+
+def receipt_public_key(raw: bytes) -> ed25519.Ed25519PublicKey:
+    """Rebuild a hub's receipt public key from its 32 raw bytes (as pinned at enrolment)."""
+    return device_public_key(raw)
+
+
+def load_receipt_public_key(path: Path) -> ed25519.Ed25519PublicKey:
+    """Load a hub's receipt public key file (its `receipt.pub`)."""
+    try:
+        key = serialization.load_pem_public_key(_read(path))
+    except ValueError:
+        raise KeyFileError("not a PEM public key") from None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise KeyFileError("not an Ed25519 public key (a hub's receipt.pub)")
+    return key
+
+
+def sign_receipt(private_key, body: bytes) -> bytes:
+    """Sign a receipt's exact body bytes with the hub's receipt key."""
+    return private_key.sign(RECEIPT_SIGNATURE_LABEL + body)
+
+
+def verify_receipt(public_key, signature: bytes, body: bytes) -> None:
+    """Verify a receipt signature; AuthenticationError if it does not hold."""
+    try:
+        public_key.verify(signature, RECEIPT_SIGNATURE_LABEL + body)
+    except InvalidSignature:
+        raise AuthenticationError("the receipt is not signed by the pinned hub key") from None
+
+
 # -- passwords and drafts (Argon2id) -------------------------------------
 
 # RFC 9106's second recommended option (64 MiB, t=3, p=4): a guess costs a
@@ -284,17 +375,31 @@ def verify(public_key, signature: bytes, message: bytes) -> None:
 ARGON2_PARAMETERS = {"iterations": 3, "lanes": 4, "memory_cost": 64 * 1024}
 DRAFT_KEY_CONTEXT = b"intake-draft-key-v1"
 
+# One Argon2id derivation at a time in this process. cryptography sets
+# OpenSSL's thread limit to the number of CPUs (pyca/cryptography#11524),
+# computes the lanes on min(lanes, limit) threads of that one shared pool,
+# and no longer holds the GIL meanwhile (pyca/cryptography#15163). OpenSSL's
+# argon2.c starts a derivation's threads one by one, waiting for a free slot
+# (crypto/thread/internal.c), so two derivations at once can each hold part
+# of the pool and wait forever for the rest; later ones find no thread free
+# and fail (as a MemoryError). Serialised, each gets the whole pool; the
+# output does not depend on threads, so every stored hash still verifies.
+# It also bounds the memory to 64 MiB however many people sign in at once.
+_ARGON2_LOCK = threading.Lock()
+
 
 def hash_password(password: str, parameters: dict = ARGON2_PARAMETERS) -> str:
     """Hash a password with Argon2id; return its PHC string (parameters, salt, hash)."""
     kdf = Argon2id(salt=os.urandom(16), length=32, **parameters)
-    return kdf.derive_phc_encoded(password.encode("utf-8"))
+    with _ARGON2_LOCK:
+        return kdf.derive_phc_encoded(password.encode("utf-8"))
 
 
 def verify_password(password: str, phc: str) -> bool:
     """Tell whether a password matches its Argon2id PHC string."""
     try:
-        Argon2id.verify_phc_encoded(password.encode("utf-8"), phc)
+        with _ARGON2_LOCK:
+            Argon2id.verify_phc_encoded(password.encode("utf-8"), phc)
     except (InvalidKey, ValueError):
         return False
     return True
@@ -312,9 +417,11 @@ def derive_draft_key(password: str, kdf: dict) -> bytes:
     password opens. The associated data keeps it apart from the password hash.
     """
     parameters = {k: v for k, v in kdf.items() if k != "salt"}
-    return Argon2id(
+    argon2 = Argon2id(
         salt=bytes.fromhex(kdf["salt"]), length=32, ad=DRAFT_KEY_CONTEXT, **parameters
-    ).derive(password.encode("utf-8"))
+    )
+    with _ARGON2_LOCK:
+        return argon2.derive(password.encode("utf-8"))
 
 
 def seal_draft(key: bytes, context: bytes, plaintext: bytes) -> bytes:

@@ -5,12 +5,14 @@ is fixed when it is created. Layout:
 
     intake.json        role, secret key, settings (owner-only)
     device.key/.pub    field only: the Ed25519 key that signs batches
+    receipt.key/.pub   hub only: the Ed25519 key that signs receipts for batches
     recipients/*.pub   public keys that records are sealed to
     intake.sqlite3     the database (WAL)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +23,8 @@ from intake import crypto
 
 ROLES = ("field", "hub", "workspace")
 CONFIG_NAME = "intake.json"
+RECEIPT_KEY_NAME = "receipt.key"
+RECEIPT_PUB_NAME = "receipt.pub"
 DEFAULT_INSTANCE = "instance"
 
 
@@ -37,6 +41,7 @@ class Instance:
     secret_key: str
     settings: dict = field(default_factory=dict)
     _device_key: object = field(default=None, repr=False, compare=False)
+    _receipt_key: object = field(default=None, repr=False, compare=False)
 
     @property
     def recipients_dir(self) -> Path:
@@ -62,6 +67,20 @@ class Instance:
     def device_id(self) -> str:
         """Return the device's key id, which names it to the hub."""
         return crypto.key_id(self.device_key().public_key())
+
+    def receipt_key(self):
+        """Load the hub's receipt signing key; a hub made before receipts gets one now."""
+        self.require_role("hub")
+        if self._receipt_key is None:
+            path = self.path / RECEIPT_KEY_NAME
+            if not path.exists():
+                _create_receipt_key(self.path)
+            self._receipt_key = crypto.load_receipt_key(path)
+            public = self.path / RECEIPT_PUB_NAME
+            if not public.exists():
+                # What an administrator hands to a device enrolled before receipts.
+                _write_atomically(public, crypto.public_key_pem(self._receipt_key.public_key()))
+        return self._receipt_key
 
     def require_role(self, *roles: str) -> None:
         """Refuse to go on when the instance is not of one of the given roles."""
@@ -99,6 +118,29 @@ def add_recipient(folder: Path, public_key) -> Path:
     return target
 
 
+def _write_atomically(target: Path, data: bytes) -> None:
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+    partial.write_bytes(data)
+    os.replace(partial, target)
+
+
+def _create_receipt_key(folder: Path) -> None:
+    """Make the hub's receipt key, owner-only; two processes racing keep one key.
+
+    The key is written whole under a private name, then linked into place:
+    a link fails if the name exists, so no reader ever sees half a key and
+    a second key never replaces the first (receipts already signed stay valid).
+    """
+    key = crypto.new_receipt_key()
+    partial = folder / f".{RECEIPT_KEY_NAME}.{secrets.token_hex(8)}"
+    crypto.write_private_file(partial, crypto.device_key_pem(key))
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.link(partial, folder / RECEIPT_KEY_NAME)
+    finally:
+        partial.unlink()
+
+
 def create(path: str | os.PathLike | None, role: str, recipients: list) -> Instance:
     """Create a new instance folder of the given role."""
     if role not in ROLES:
@@ -120,4 +162,7 @@ def create(path: str | os.PathLike | None, role: str, recipients: list) -> Insta
     crypto.write_private_file(
         folder / CONFIG_NAME, json.dumps(config, indent=2).encode("utf-8") + b"\n"
     )
-    return load(folder)
+    created = load(folder)
+    if role == "hub":
+        created.receipt_key()  # made now, with its receipt.pub
+    return created

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from intake.envelope import (
     UnknownVersionError,
 )
 from intake.workspace.opening import open_record
+from tests.forging import compact, seal_raw, unsorted
 
 RECORD = {"ar": "هل أنت في أمان الآن؟", "ti": "ሕጂ ብሰላም ዲኻ፧", "n": 7, "ok": True}
 
@@ -157,3 +160,140 @@ def test_property_every_single_byte_change_is_refused(record, position, flip, co
     data[int(position * len(data))] ^= flip
     with pytest.raises(envelope.EnvelopeError):
         open_record(bytes(data), coordinator_key)
+
+
+# -- the strict reader: header, record and padding rules of docs/envelope.md --
+
+
+def _header(public_key, **changes) -> dict:
+    header = {
+        "created": "2026-11-30T12:00:00Z",
+        "device": "0123456789abcdef",
+        "id": "6f1c2c4e-8f0a-4f43-9b55-2d7f6c1c0e11",
+        "kind": "screening",
+        "questionnaire": None,
+        "recipients": [crypto.key_id(public_key)],
+    }
+    header.update(changes)
+    return header
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": 1},
+        {"id": "6F1C2C4E-8F0A-4F43-9B55-2D7F6C1C0E11"},
+        {"id": "not-a-uuid"},
+        {"kind": "Screening"},
+        {"created": "2026-02-30T12:00:00Z"},
+        {"created": "٢٠٢٦-11-30T12:00:00Z"},
+        {"created": "2026-11-30 12:00:00Z"},
+        {"device": "someone"},
+        {"device": 7},
+        {"questionnaire": "q" * 201},
+        {"questionnaire": 1},
+        {"recipients": []},
+        {"recipients": "1456a1b88c8b2dcd"},
+    ],
+    ids=lambda c: next(iter(c)) + "=" + str(next(iter(c.values())))[:20],
+)
+def test_header_members_and_forms_are_checked(change, coordinator_key):
+    public_key = coordinator_key.public_key()
+    raw = compact(_header(public_key, **change))
+    with pytest.raises(TamperedError):
+        envelope.parse_header(raw)
+    data = seal_raw(public_key, raw, envelope.pad(b"{}"))
+    with pytest.raises(TamperedError):
+        open_record(data, coordinator_key)
+
+
+def test_a_header_missing_a_member_or_repeating_a_recipient_is_refused(coordinator_key):
+    public_key = coordinator_key.public_key()
+    header = _header(public_key)
+    del header["questionnaire"]
+    with pytest.raises(TamperedError):
+        envelope.parse_header(compact(header))
+    kid = crypto.key_id(public_key)
+    with pytest.raises(TamperedError):
+        envelope.parse_header(compact(_header(public_key, recipients=[kid, kid])))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json at all",
+        b'{"created": "2026-11-30T12:00:00Z"}',
+        b"[]",
+    ],
+)
+def test_a_header_that_is_not_a_v1_object_is_refused_even_when_authentic(raw, coordinator_key):
+    data = seal_raw(coordinator_key.public_key(), raw, envelope.pad(b"{}"))
+    with pytest.raises(TamperedError, match="header"):
+        open_record(data, coordinator_key)
+
+
+def test_a_header_that_is_not_canonical_is_refused(coordinator_key):
+    public_key = coordinator_key.public_key()
+    good = envelope.canonical_json(_header(public_key, questionnaire="a/b é"))
+    assert envelope.parse_header(good)["questionnaire"] == "a/b é"
+    for raw in (
+        json.dumps(_header(public_key), sort_keys=True).encode(),
+        unsorted(_header(public_key)),
+        good.replace(b"a/b", b"a\\/b"),
+        good.replace("é".encode(), b"\\u00e9"),
+        good + b" ",
+    ):
+        with pytest.raises(TamperedError, match="not canonical"):
+            envelope.parse_header(raw)
+        with pytest.raises(TamperedError):
+            open_record(seal_raw(public_key, raw, envelope.pad(b"{}")), coordinator_key)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        b'{"a":1}\n{"injected":true}',
+        b'{"a":"x\ny"}',
+        b"[1,2]",
+        b'"text"',
+        b"null",
+        b'{"b":1,"a":2}',
+        b'{"a": 1}',
+        b'{"a":1.0}',
+        b'{"a":1,"a":2}',
+        b'{"a":"\\u00e9"}',
+        b"\xff",
+        b"",
+    ],
+)
+def test_a_record_that_is_not_a_canonical_json_object_is_refused(record, coordinator_key):
+    public_key = coordinator_key.public_key()
+    data = seal_raw(public_key, compact(_header(public_key)), envelope.pad(record))
+    with pytest.raises(envelope.BadRecordError):
+        open_record(data, coordinator_key)
+
+
+def test_padding_longer_than_needed_is_refused(coordinator_key):
+    public_key = coordinator_key.public_key()
+    header = compact(_header(public_key))
+    minimal = envelope.pad(b'{"a":1}')
+    assert open_record(seal_raw(public_key, header, minimal), coordinator_key)[1] == b'{"a":1}'
+    for extra in (envelope.PAD_BLOCK, 2 * envelope.PAD_BLOCK):
+        data = seal_raw(public_key, header, minimal + bytes(extra))
+        with pytest.raises(envelope.BadRecordError, match="longer than needed"):
+            open_record(data, coordinator_key)
+    full = b'{"t":"' + b"y" * 504 + b'"}'  # 512 bytes: the marker opens a second block
+    assert len(envelope.pad(full)) == 1024
+    data = seal_raw(public_key, header, envelope.pad(full))
+    assert open_record(data, coordinator_key)[1] == full
+
+
+def test_seal_writes_one_stanza_per_key_and_refuses_records_without_canonical_form(coordinator_key):
+    pub = coordinator_key.public_key()
+    twice = envelope.seal_record({}, [pub, pub, coordinator_key.public_key()])
+    assert [s.key_id for s in envelope.parse_envelope(twice.data).stanzas] == [crypto.key_id(pub)]
+    for record in ({"a": float("nan")}, {"a": "\ud800"}, {"a": 2**53 + 1}, {"a": b"x"}):
+        with pytest.raises(RecordError, match="canonical"):
+            envelope.seal_record(record, [pub])
+    with pytest.raises(RecordError):
+        envelope.seal_record({}, [pub], device="not a key id")

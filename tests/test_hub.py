@@ -59,7 +59,7 @@ def test_records_not_sealed_to_the_hubs_keys_are_rejected_by_reason(
     [
         ("unknown_device", 403, "not enrolled"),
         ("revoked", 403, "revoked"),
-        ("other_key", 403, "not signed with the key enrolled"),
+        ("other_key", 400, "device is not the key id of its signer"),
         ("bad_signature", 400, "signature does not verify"),
         ("truncated", 400, "truncated"),
         ("not_a_batch", 400, "not an Intake batch"),
@@ -242,7 +242,7 @@ def test_envelope_headers_are_checked_field_by_field(hub, client, device, field_
 
 
 def test_one_device_cannot_take_over_anothers_record_id(hub, client, device, field_instance):
-    """An id already held with other bytes is a conflict, never 'already had'."""
+    """Another device's envelope under the same id is its own record: neither blocks the other."""
     from intake import envelope, instance
 
     genuine = sealed_records(field_instance.recipient_keys(), 1, field_instance.device_id())[0]
@@ -256,8 +256,32 @@ def test_one_device_cannot_take_over_anothers_record_id(hub, client, device, fie
     )
     assert post_batch(client, batch_bytes([forged], thief.device_key())).status_code == 200
     answer = post_batch(client, batch_bytes([genuine], device)).get_json()
+    assert answer["results"] == [{"id": genuine.record_id, "status": "stored"}]
+    database = db.open_database(hub[0].path)
+    held = database.execute("SELECT device, envelope FROM envelopes").fetchall()
+    database.close()
+    assert sorted(held) == sorted(
+        [(field_instance.device_id(), genuine.data), (thief.device_id(), forged.data)]
+    )
+
+
+def test_the_same_device_sending_other_bytes_under_an_id_is_a_conflict(
+    hub, client, device, field_instance
+):
+    """An id this device already sent with other bytes is refused, never 'already had'."""
+    from intake import envelope
+
+    first = sealed_records(field_instance.recipient_keys(), 1, field_instance.device_id())[0]
+    other = envelope.seal_record(
+        {"i": "other"},
+        field_instance.recipient_keys(),
+        record_id=first.record_id,
+        device=field_instance.device_id(),
+    )
+    assert post_batch(client, batch_bytes([first], device)).get_json()["stored"] == 1
+    answer = post_batch(client, batch_bytes([other], device)).get_json()
     assert answer["results"][0]["status"] == "rejected"
-    assert "already held" in answer["results"][0]["reason"]
+    assert "already sent another envelope" in answer["results"][0]["reason"]
 
 
 def test_a_key_sent_in_upper_case_still_signs_batches(hub, client, field_instance):

@@ -120,3 +120,16 @@ def test_hub_admin_page_lists_devices_and_batches(tmp_path, coordinator_key, fie
     assert "Crossing 7" in page and field_instance.device_id() in page
     assert "The hub holds 3 sealed records" in page
     assert ">3<" in page and "Network" in page and "In use" in page
+
+
+def test_field_node_over_tls_says_what_its_fingerprint_is_for(tmp_path, field_instance):
+    """A field node's tablets trust its certificate; enrolment codes belong to a hub."""
+    server = LiveServer(field_instance.path)
+    server.start(20, "--tls")
+    try:
+        output = "".join(server.output)
+    finally:
+        server.stop()
+    assert "Certificate fingerprint:" in output
+    assert "intake enroll" not in output
+    assert "tablets: trust this certificate" in output

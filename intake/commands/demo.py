@@ -62,6 +62,8 @@ def demo_command(instance_dir, keys_dir: Path) -> None:
     click.echo(f"Demo coordinator key: {key_file} (passphrase: {passphrase})")
     click.echo("  This key stands for the central referral point's; never keep a real one")
     click.echo("  on a field device.")
+    click.echo("  The `intake` command is in .venv: first run `. .venv/bin/activate`")
+    click.echo("  (or call .venv/bin/intake), in another terminal from this folder.")
     click.echo(
         f"  Open what the device exports: intake outbox export --instance {folder} out.batch"
     )

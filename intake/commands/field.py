@@ -36,6 +36,10 @@ def enroll_command(instance_dir, hub_url, code, fingerprint, trusted) -> None:
     except sync.SyncError as e:
         fail(str(e))
     click.echo(f"Enrolled as {answer['name']!r} (device {answer['device']}) with {hub_url}")
+    if answer["receipt_key_id"]:
+        click.echo(f"Pinned the hub's receipt key {answer['receipt_key_id']}")
+    else:
+        click.echo("This hub signs no receipts: hand-carried batches cannot be acknowledged")
     wanted = {sync.normalise_fingerprint(f) for f in trusted}
 
     def confirm(key) -> bool:
@@ -77,5 +81,11 @@ def sync_command(instance_dir, retries) -> None:
         f"sent {report.sent}: {report.stored} stored, {report.duplicate} already on the hub,"
         f" {report.rejected} rejected; {report.pending} waiting"
     )
+    if report.attention:
+        click.echo(
+            f"{report.attention} refused by the hub stay in the outbox and are sent again:"
+            " see intake outbox status",
+            err=True,
+        )
     if report.rejected:
         raise SystemExit(1)

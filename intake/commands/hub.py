@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -56,8 +57,18 @@ def hub_devices(instance_dir) -> None:
 @hub_group.command("import")
 @instance_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def hub_import(instance_dir, file: Path) -> None:
-    """Import a batch file carried by hand, with the same checks as over the network."""
+@click.option(
+    "--receipt",
+    "receipt_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the signed receipt (default: FILE.receipt next to the batch).",
+)
+def hub_import(instance_dir, file: Path, receipt_out: Path | None) -> None:
+    """Import a batch file carried by hand, with the same checks; write the hub's signed receipt.
+
+    Carried back to the device, the receipt (intake outbox ack RECEIPT) lets
+    it forget exactly the records this hub holds.
+    """
     from intake.hub.receiving import BatchRefused, receive_batch
 
     inst = load_instance(instance_dir, "hub")
@@ -78,6 +89,30 @@ def hub_import(instance_dir, file: Path) -> None:
     for result in receipt.results:
         if result["status"] == "rejected":
             click.echo(f"  {result['id']}: {result['reason']}")
+    _write_receipt(inst, receipt, receipt_out or file.with_name(file.name + ".receipt"))
+
+
+def _write_receipt(inst, answer, target: Path) -> None:
+    """Write the signed receipt whole or not at all, and say where."""
+    from intake.receipt import write_receipt
+
+    try:
+        data = write_receipt(inst.receipt_key(), answer.batch_id, answer.device, answer.results)
+    except (OSError, crypto.KeyFileError) as e:
+        fail(f"{inst.path / 'receipt.key'}: cannot sign the receipt: {e}", 1)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with open(partial, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        # The batch is stored: importing it again gives the receipt ("already here").
+        fail(f"{target}: cannot write the receipt: {e.strerror}; import again with --receipt", 1)
+    click.echo(f"Receipt signed by this hub: {target}")
+    click.echo(f"  Carry it back to the device and run: intake outbox ack {target.name}")
 
 
 @hub_group.group("recipients")

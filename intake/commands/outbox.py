@@ -26,8 +26,15 @@ def outbox_status(instance_dir) -> None:
     summary = db.outbox_summary(database)
     click.echo(f"pending:      {summary['pending']}")
     click.echo(f"acknowledged: {summary['acknowledged']}")
-    if summary["rejected"]:
-        click.echo(f"rejected:     {summary['rejected']} (refused by the hub; see intake sync)")
+    if summary["attention"]:
+        click.echo(
+            f"needing attention: {summary['attention']} of the pending (refused by the hub;"
+            " kept, sent and exported again)"
+        )
+        for record in db.refused_records(database):
+            click.echo(f"  {record['id']}  {record['refused_at'] or '-'}  {record['reason']}")
+        if summary["attention"] > 20:
+            click.echo(f"  ... and {summary['attention'] - 20} more")
     for key, label in (("last_sync", "last sync:   "), ("last_failure", "last failure:")):
         value = db.get_sync_state(database, key)
         if value:
@@ -65,4 +72,44 @@ def outbox_export(instance_dir, file: Path) -> None:
     with database.atomic():
         db.record_export(database, header.batch_id, header.created, count)
     click.echo(f"Wrote {count} sealed record(s) to {file} (batch {header.batch_id})")
-    click.echo("They stay in the outbox until the hub acknowledges them.")
+    click.echo(
+        "They stay in the outbox until the hub acknowledges them: through a sync, or"
+        " the receipt of `intake hub import` (intake outbox ack RECEIPT)."
+    )
+
+
+@outbox_group.command("ack")
+@instance_option
+@click.argument("receipt_file", metavar="RECEIPT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--hub-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The hub's receipt.pub, pinned here if this device enrolled before hubs signed receipts.",
+)
+def outbox_ack(instance_dir, receipt_file: Path, hub_key: Path | None) -> None:
+    """Forget the records a hub's signed receipt (from intake hub import) says it holds."""
+    from intake.field.receipts import AcknowledgeError, acknowledge_receipt
+    from intake.receipt import MAX_RECEIPT_LENGTH
+
+    inst = load_instance(instance_dir, "field")
+    try:
+        with open(receipt_file, "rb") as f:
+            data = f.read(MAX_RECEIPT_LENGTH + 1)
+    except OSError as e:
+        fail(f"{receipt_file}: {e.strerror}")
+    try:
+        report = acknowledge_receipt(inst, data, hub_key)
+    except AcknowledgeError as e:
+        fail(f"{receipt_file}: {e}; nothing was changed")
+    if report.pinned_now:
+        click.echo(f"Pinned the hub receipt key {report.pinned_now}")
+    receipt = report.receipt
+    held = len(receipt.held_ids())
+    click.echo(
+        f"{receipt_file}: batch {receipt.batch_id}, signed by hub key {receipt.hub_key}:"
+        f" the hub holds {held}, refused {len(receipt.results) - held}"
+    )
+    click.echo(
+        f"acknowledged {report.cleared} record(s) here; {report.refused} refused by the hub"
+        f" stay in the outbox; {report.pending} waiting"
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from intake import crypto, db, instance
+from intake import canonical, crypto, db, instance
 from intake.commands.common import (
     fail,
     instance_option,
@@ -40,17 +39,33 @@ def init_command(instance_dir, role, recipients) -> None:
         click.echo(f"  recipient {crypto.key_id(key)}  {crypto.fingerprint(key)}")
     if role == "field":
         click.echo(f"  device    {inst.device_id()}")
+    if role == "hub":
+        receipt_key = inst.receipt_key().public_key()
+        click.echo(f"  receipt key {crypto.key_id(receipt_key)}  (receipt.pub: signs receipts)")
 
 
 def _read_record() -> dict:
     raw = sys.stdin.buffer.read()
     try:
-        record = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
+        # Any spacing is fine; what has no canonical form (NaN, a lone
+        # surrogate, a duplicate key, an integer a double cannot hold) is not.
+        record = canonical.parse(raw)
+    except canonical.CanonicalJSONError as e:
         fail(f"stdin: not a JSON record: {e}")
     if not isinstance(record, dict):
         fail("stdin: a record must be a JSON object")
     return record
+
+
+def _distinct_keys(paths, keys: list) -> list:
+    """Keep one of each recipient key (by key id): one key, one stanza."""
+    seen: dict[str, object] = {}
+    for path, key in zip(paths, keys, strict=True):
+        kid = crypto.key_id(key)
+        if kid in seen:
+            click.echo(f"intake: note: {path} is key {kid} again; sealed to it once", err=True)
+        seen.setdefault(kid, key)
+    return list(seen.values())
 
 
 @click.command("seal")
@@ -63,7 +78,7 @@ def seal_command(instance_dir, recipients, kind) -> None:
     inst = None
     if instance_dir or os.environ.get("INTAKE_INSTANCE"):
         inst = load_instance(instance_dir, "field")
-    keys = load_public_keys(recipients) if recipients else []
+    keys = _distinct_keys(recipients, load_public_keys(recipients)) if recipients else []
     if not keys and inst is None:
         fail("give at least one --to PUB, or --instance of a field instance")
     try:
@@ -107,13 +122,21 @@ def seal_command(instance_dir, recipients, kind) -> None:
     show_default=True,
     help="Worker processes for opening batches (use the machine's cores).",
 )
+@click.option(
+    "--signers",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Public key file(s) of the field devices trusted to sign batches (device.pub); "
+    "batches signed by any other key are refused. Repeat for several.",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def open_command(key, passphrase_file, output_format, with_header, jobs, files) -> None:
+def open_command(key, passphrase_file, output_format, with_header, jobs, signers, files) -> None:
     """Open envelope and batch files and write their records to stdout."""
     # Imported here so that no other command loads the opening code.
     from intake.workspace.opening import Opener
     from intake.workspace.reading import CsvWriter, JsonLinesWriter, open_file
 
+    trusted = _load_signers(signers) if signers else None
     try:
         opener = Opener.from_file(key, read_passphrase(passphrase_file))
     except crypto.KeyFileError as e:
@@ -124,9 +147,20 @@ def open_command(key, passphrase_file, output_format, with_header, jobs, files) 
     try:
         for path in files:
             say = lambda m: click.echo(m, err=True)  # noqa: E731
-            status = max(status, open_file(path, opener, writer, say, jobs))
+            status = max(status, open_file(path, opener, writer, say, jobs, trusted))
         writer.close()
     except BrokenPipeError:
         # `intake open ... | head`: stop quietly, as other Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(status)
+
+
+def _load_signers(paths) -> set[bytes]:
+    """Load the trusted device keys as raw public keys, or fail naming the file."""
+    trusted = set()
+    for path in paths:
+        try:
+            trusted.update(crypto.raw_public_bytes(k) for k in crypto.load_device_public_keys(path))
+        except crypto.KeyFileError as e:
+            fail(f"{path}: {e}")
+    return trusted

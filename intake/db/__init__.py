@@ -44,12 +44,13 @@ from intake.db.outbox import (
     add_to_outbox,
     count_pending,
     last_export,
-    mark_rejected,
     outbox_summary,
     pending_chunk,
     pending_envelopes,
     purge_acknowledged,
     record_export,
+    record_hub_answers,
+    refused_records,
 )
 from intake.db.schema import DATABASE_NAME, connect, migrations, open_database
 
@@ -62,9 +63,10 @@ __all__ = [
     "envelope_ids",
     "get_sync_state",
     "list_devices",
-    "mark_rejected",
     "pending_chunk",
     "purge_acknowledged",
+    "record_hub_answers",
+    "refused_records",
     "recent_batches",
     "revoke_device",
     "set_sync_state",

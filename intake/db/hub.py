@@ -61,13 +61,18 @@ def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -
 
     One transaction: a batch is stored whole or not at all, so a connection
     cut at any point leaves nothing half-written, and sending it again stores
-    only what is missing. An id already held with other bytes is a conflict,
-    never a duplicate.
+    only what is missing. Ids are the batch's device's own: another device's
+    envelope under the same id is another record, so no device can block
+    another's records by sending their ids first. An id this device already
+    sent with other bytes is a conflict, never a duplicate.
     """
     new, conflicts = [], set()
     with db.atomic():
         for record_id, kind, created, data in envelopes:
-            held = db.execute("SELECT envelope FROM envelopes WHERE id = ?", [record_id]).fetchone()
+            held = db.execute(
+                "SELECT envelope FROM envelopes WHERE device = ? AND id = ?",
+                [batch["device"], record_id],
+            ).fetchone()
             if held is not None:
                 if held[0] != data:
                     conflicts.add(record_id)
@@ -121,9 +126,11 @@ def recent_batches(db, limit: int = 50) -> list[dict]:
     return list(db["batches"].rows_where(order_by="received desc", limit=limit))
 
 
-def envelope_ids(db) -> set[str]:
-    """Return the ids of every envelope held (for tests and audits; never their content)."""
-    return {row[0] for row in db.execute("SELECT id FROM envelopes")}
+def envelope_ids(db, device: str | None = None) -> set[str]:
+    """Return the ids of the envelopes held, all or one device's (for tests and audits)."""
+    if device is None:
+        return {row[0] for row in db.execute("SELECT id FROM envelopes")}
+    return {row[0] for row in db.execute("SELECT id FROM envelopes WHERE device = ?", [device])}
 
 
 # -- field: sync settings and state ---------------------------------------

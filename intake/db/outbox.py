@@ -33,14 +33,27 @@ def _insert_outbox(db: sqlite_utils.Database, sealed: SealedRecord) -> None:
 
 
 def count_pending(db: sqlite_utils.Database) -> int:
-    """Count records not yet acknowledged by the hub."""
+    """Count records not yet acknowledged by the hub (refused ones included: they wait too)."""
     return db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
 
 def outbox_summary(db: sqlite_utils.Database) -> dict[str, int]:
-    """Count outbox records by state."""
+    """Count outbox records by state, and the pending ones the hub last refused."""
     rows = db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
-    return {"pending": 0, "acknowledged": 0, "rejected": 0, **dict(rows)}
+    attention = db.execute(
+        "SELECT count(*) FROM outbox WHERE state = 'pending' AND refused IS NOT NULL"
+    ).fetchone()[0]
+    return {"pending": 0, "acknowledged": 0, **dict(rows), "attention": attention}
+
+
+def refused_records(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
+    """Return pending records the hub last refused, with its reason, oldest first."""
+    rows = db.execute(
+        "SELECT id, refused_at, refused FROM outbox WHERE state = 'pending'"
+        " AND refused IS NOT NULL ORDER BY created, id LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [{"id": i, "refused_at": at, "reason": reason} for i, at, reason in rows]
 
 
 def pending_envelopes(db: sqlite_utils.Database) -> Iterator[bytes]:
@@ -61,31 +74,62 @@ def last_export(db: sqlite_utils.Database) -> dict | None:
     return rows[0] if rows else None
 
 
-def pending_chunk(db: sqlite_utils.Database, limit: int) -> list[tuple[str, bytes]]:
-    """Return up to `limit` unacknowledged (id, envelope) pairs, oldest first."""
+def pending_chunk(
+    db: sqlite_utils.Database, limit: int, after: tuple[str, str] | None = None
+) -> list[tuple[str, str, bytes]]:
+    """Return up to `limit` unacknowledged (id, created, envelope), oldest first.
+
+    `after` is the (created, id) of the last record already sent in this
+    pass, so that records the hub refused are passed over until the next one.
+    """
+    created, record_id = after or ("", "")
     return db.execute(
-        "SELECT id, envelope FROM outbox WHERE state = 'pending' ORDER BY created, id LIMIT ?",
-        [limit],
+        "SELECT id, created, envelope FROM outbox WHERE state = 'pending'"
+        " AND (created, id) > (?, ?) ORDER BY created, id LIMIT ?",
+        [created, record_id, limit],
     ).fetchall()
 
 
-def acknowledge(db: sqlite_utils.Database, ids: list[str], now: str, keep: bool) -> None:
+def _acknowledge_one(db, record_id: str, now: str, keep: bool) -> int:
+    # Only a pending record: a receipt replayed later does not stretch the retention.
+    if keep:
+        cursor = db.execute(
+            "UPDATE outbox SET state = 'acknowledged', acknowledged = ?, refused = NULL"
+            " WHERE id = ? AND state = 'pending'",
+            [now, record_id],
+        )
+    else:
+        cursor = db.execute("DELETE FROM outbox WHERE id = ? AND state = 'pending'", [record_id])
+    return cursor.rowcount
+
+
+def acknowledge(db: sqlite_utils.Database, ids: list[str], now: str, keep: bool) -> int:
     """Mark records the hub holds; delete them at once unless they are to be kept a while."""
     with db.atomic():
-        for record_id in ids:
-            if keep:
-                db.execute(
-                    "UPDATE outbox SET state = 'acknowledged', acknowledged = ? WHERE id = ?",
-                    [now, record_id],
-                )
-            else:
-                db.execute("DELETE FROM outbox WHERE id = ?", [record_id])
+        return sum(_acknowledge_one(db, record_id, now, keep) for record_id in ids)
 
 
-def mark_rejected(db: sqlite_utils.Database, record_id: str) -> None:
-    """Set aside a record the hub refused, so that it is not sent again and again."""
+def record_hub_answers(db, results: list[dict], now: str, keep: bool) -> tuple[int, int]:
+    """Take the hub's per-record answers; return (records forgotten, records refused).
+
+    Only "stored" and "duplicate" (already held) let the device forget a
+    record. Any other answer, whatever its reason, leaves the record pending:
+    it is sent and exported again, and shown as needing attention. A hub
+    answer must never make a device drop a record the hub does not hold.
+    """
+    cleared = refused = 0
     with db.atomic():
-        db.execute("UPDATE outbox SET state = 'rejected' WHERE id = ?", [record_id])
+        for result in results:
+            if result["status"] in ("stored", "duplicate"):
+                cleared += _acknowledge_one(db, result["id"], now, keep)
+            else:
+                reason = str(result.get("reason") or result["status"])[:200]
+                refused += db.execute(
+                    "UPDATE outbox SET refused = ?, refused_at = ?"
+                    " WHERE id = ? AND state = 'pending'",
+                    [reason, now, result["id"]],
+                ).rowcount
+    return cleared, refused
 
 
 def purge_acknowledged(db: sqlite_utils.Database, before: str) -> int:

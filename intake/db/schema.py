@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 DATABASE_NAME = "intake.sqlite3"
+# How long a writer waits for its turn. Transactions here last milliseconds;
+# thirty seconds of waiting means something is wrong, not busy.
+BUSY_TIMEOUT_SECONDS = 30
 
 migrations = Migrations("intake")
 
@@ -132,10 +139,109 @@ def _m0003_hub_and_sync(db: sqlite_utils.Database) -> None:
     )
 
 
-def connect(path: Path) -> sqlite_utils.Database:
+@migrations(name="0004_envelopes_per_device")
+def _m0004_envelopes_per_device(db: sqlite_utils.Database) -> None:
+    # Hub. Keyed by record id alone, one device could store decoys under
+    # another's ids (readable in any batch it saw) and make the hub refuse
+    # the real records as conflicts. Each device now has its own id space;
+    # every row keeps the device it came from.
+    db.execute("ALTER TABLE envelopes RENAME TO envelopes_0003")
+    db.execute("DROP INDEX IF EXISTS idx_envelopes_received")
+    db["envelopes"].create(
+        {
+            "device": str,  # the device that sealed and signed it
+            "id": str,  # the record's UUID: stored at most once per device
+            "kind": str,
+            "created": str,
+            "batch_id": str,
+            "received": str,
+            "envelope": bytes,
+        },
+        pk=("device", "id"),
+        not_null={"kind", "created", "batch_id", "received", "envelope"},
+    )
+    db.execute(
+        "INSERT INTO envelopes (device, id, kind, created, batch_id, received, envelope)"
+        " SELECT device, id, kind, created, batch_id, received, envelope FROM envelopes_0003"
+    )
+    db.execute("DROP TABLE envelopes_0003")
+    db["envelopes"].create_index(["received"])
+
+
+@migrations(name="0005_outbox_refusals")
+def _m0005_outbox_refusals(db: sqlite_utils.Database) -> None:
+    # Field. A record the hub refused used to be set aside for good (state
+    # 'rejected'): never sent again, never exported. It now stays pending and
+    # keeps the hub's last reason, so that it is retried and shown as needing
+    # attention; records set aside before this version are pending again.
+    db["outbox"].add_column("refused", str)  # the hub's last reason for refusing it
+    db["outbox"].add_column("refused_at", str)
+    db.execute(
+        "UPDATE outbox SET state = 'pending', refused = ?, refused_at = NULL"
+        " WHERE state = 'rejected'",
+        ["refused by the hub before this version; sent again"],
+    )
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose write transactions wait their turn, never fail.
+
+    sqlite-utils' `atomic()` opens a plain (deferred) `BEGIN`: the transaction
+    reads first (the table's schema, or a row to check), and when it then
+    writes, SQLite cannot wait for the writer lock without breaking the
+    snapshot it read, so it answers SQLITE_BUSY at once, busy timeout or not
+    ("database is locked"). `BEGIN IMMEDIATE` takes the writer lock before
+    the first read, waiting up to the busy timeout for it. Writers of one
+    process also queue on a lock of their own, so they are served in turn
+    instead of polling SQLite's lock.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        super().__init__(conn)
+        self.write_lock = _write_lock(path)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        """Run the block in one write transaction (a savepoint when nested)."""
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        if not self.write_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError("database is locked (no turn to write in time)")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.rollback()
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+        finally:
+            self.write_lock.release()
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    """Return this process's lock for writing to the database file at `path`."""
+    key = os.path.realpath(path)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
+
+
+def connect(path: Path) -> Database:
     """Open the database in WAL mode, with temp tables kept out of temp files."""
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+    # A write outside atomic() (one statement) also takes the writer lock first.
+    conn.isolation_level = "IMMEDIATE"
+    db = Database(conn, path)
     # WAL is a property of the file: switch once. Switching takes a lock that a
     # busy timeout does not cover, so asking on every open could fail needlessly.
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -155,5 +261,9 @@ def connect(path: Path) -> sqlite_utils.Database:
 def open_database(instance_dir: Path) -> sqlite_utils.Database:
     """Open an instance's database and bring its schema up to date."""
     db = connect(Path(instance_dir) / DATABASE_NAME)
-    migrations.apply(db)
+    if migrations.pending(db):
+        # Checked again inside one write transaction: two processes opening a
+        # new database at once cannot both run a step.
+        with db.atomic():
+            migrations.apply(db)
     return db

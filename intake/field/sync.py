@@ -4,6 +4,7 @@ Nothing is lost and nothing doubled however a sync is cut: every record
 keeps its UUID, the hub stores by it, and the field forgets a record only
 after the hub has said it holds it. A cut connection just means the same
 records are sent again, and the hub answers "duplicate" for those it had.
+A record the hub refuses stays in the outbox, to be sent again next time.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class SyncReport:
     duplicate: int = 0
     rejected: int = 0
     pending: int = 0
+    attention: int = 0  # pending records the hub refused last time it was asked
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -131,11 +133,29 @@ def enrol(inst: instance.Instance, hub_url: str, code: str, pin: str | None) -> 
         except (crypto.KeyFileError, KeyError, TypeError, AttributeError):
             raise SyncError("the hub offered a key that is not a P-256 public key") from None
     answer["offered"] = offered
+    receipt_key = _receipt_key(answer)
     database = db.open_database(inst.path)
     db.set_sync_state(database, "hub_url", hub_url)
     db.set_sync_state(database, "hub_pin", pin or "")
+    # Pinned here, from the hub whose certificate was just checked: receipts
+    # of hand-carried batches must be signed by it (intake outbox ack).
+    db.set_sync_state(database, "hub_receipt_key", receipt_key)
     database.close()
+    pinned = crypto.receipt_public_key(bytes.fromhex(receipt_key)) if receipt_key else None
+    answer["receipt_key_id"] = crypto.key_id(pinned) if pinned else None
     return answer
+
+
+def _receipt_key(answer: dict) -> str:
+    """Return the hub's receipt key from its enrolment answer ("" from a hub without one)."""
+    offered = answer.get("receipt_key")
+    if offered is None:
+        return ""
+    try:
+        crypto.receipt_public_key(bytes.fromhex(offered))
+    except (ValueError, TypeError, crypto.AuthenticationError):
+        raise SyncError("the hub offered a receipt key that is not an Ed25519 public key") from None
+    return offered.lower()
 
 
 def normalise_fingerprint(text: str) -> str:
@@ -158,32 +178,48 @@ def accept_recipients(inst: instance.Instance, offered: list, confirm) -> tuple[
     return installed, refused
 
 
-def _batch_of(chunk: list[tuple[str, bytes]], device_key) -> bytes:
+def _batch_of(chunk: list[tuple[str, str, bytes]], device_key) -> bytes:
     out = io.BytesIO()
-    write_batch(out, (envelope for _id, envelope in chunk), len(chunk), device_key)
+    write_batch(out, (envelope for _id, _created, envelope in chunk), len(chunk), device_key)
     return out.getvalue()
 
 
-def _push_chunk(database, inst, url: str, pin: str | None, report: SyncReport) -> bool:
-    """Send the oldest unsent records; return False when nothing is left."""
-    chunk = db.pending_chunk(database, CHUNK)
+def _results_for(answer: dict, sent: set[str]) -> list[dict]:
+    """Keep the well-formed answers about records that were sent."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list):
+        raise SyncError("the hub's answer has no per-record results", retry=True)
+    return [
+        r
+        for r in results
+        if isinstance(r, dict)
+        and isinstance(r.get("id"), str)
+        and r["id"] in sent
+        and isinstance(r.get("status"), str)
+    ]
+
+
+def _push_chunk(database, inst, url: str, pin: str | None, report: SyncReport, after):
+    """Send the oldest records not yet sent in this pass; return where it stopped, or None."""
+    chunk = db.pending_chunk(database, CHUNK, after)
     if not chunk:
-        return False
+        return None
     answer = post(
         url, "/api/v1/batches", _batch_of(chunk, inst.device_key()), "application/octet-stream", pin
     )
-    sent = {record_id for record_id, _ in chunk}
-    held = [r["id"] for r in answer["results"] if r["status"] in ("stored", "duplicate")]
+    results = _results_for(answer, {record_id for record_id, _, _ in chunk})
     keep = float(inst.settings.get("retention_hours", 0)) > 0
-    db.acknowledge(database, [i for i in held if i in sent], utc_now(), keep)
-    for result in answer["results"]:
-        if result["status"] == "rejected" and result["id"] in sent:
-            db.mark_rejected(database, result["id"])
+    db.record_hub_answers(database, results, utc_now(), keep)
     report.sent += len(chunk)
-    report.stored += answer["stored"]
-    report.duplicate += answer["duplicate"]
-    report.rejected += answer["rejected"]
-    return True
+    for result in results:
+        if result["status"] == "stored":
+            report.stored += 1
+        elif result["status"] == "duplicate":
+            report.duplicate += 1
+        else:
+            report.rejected += 1
+    last_id, last_created, _ = chunk[-1]
+    return last_created, last_id
 
 
 def _purge_kept(database, inst: instance.Instance) -> None:
@@ -207,10 +243,11 @@ def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncRep
         if not url:
             raise SyncError("this device is not enrolled with a hub (run: intake enroll)")
         pin = db.get_sync_state(database, "hub_pin") or None
-        report, attempt = SyncReport(), 0
+        report, attempt, after = SyncReport(), 0, None
         while True:
             try:
-                if not _push_chunk(database, inst, url, pin, report):
+                after = _push_chunk(database, inst, url, pin, report, after)
+                if after is None:
                     break
                 attempt = 0
             except SyncError as e:
@@ -220,7 +257,8 @@ def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncRep
                 attempt += 1
         db.set_sync_state(database, "last_sync", utc_now())
         _purge_kept(database, inst)
-        report.pending = db.count_pending(database)
+        summary = db.outbox_summary(database)
+        report.pending, report.attention = summary["pending"], summary["attention"]
         return report
     finally:
         database.close()

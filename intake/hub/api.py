@@ -33,7 +33,12 @@ def _error(message: str, status: int):
 @bp.post("/api/v1/enroll")
 @device_api
 def api_enroll():
-    """Register a device's signing key with a one-time code; answer the recipients' keys."""
+    """Register a device's signing key with a one-time code; answer the hub's public keys.
+
+    The answer carries the coordinators' keys (installed only on a confirmed
+    fingerprint) and the hub's receipt key, which the device pins to check
+    the receipts of batches carried by hand.
+    """
     try:
         body = strict_json(request.get_data(cache=False)[:4096])
     except ValueError:
@@ -54,7 +59,10 @@ def api_enroll():
         }
         for key in _instance().recipient_keys()
     ]
-    return jsonify({"device": device_id, "name": name, "recipients": recipients})
+    receipt_key = crypto.raw_public_key(_instance().receipt_key()).hex()
+    return jsonify(
+        {"device": device_id, "name": name, "recipients": recipients, "receipt_key": receipt_key}
+    )
 
 
 @bp.post("/api/v1/batches")

@@ -16,16 +16,26 @@ from intake.envelope import utc_now
 
 CODE_HOURS = 24
 # Crockford base32 without look-alikes (no I, L, O, U): easy to read aloud.
+# Codes have always used this alphabet, so every code already handed out
+# reads the same after normalisation and stays valid.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What people type for what is on the paper (Crockford's decoding rules):
+# O is 0, I and L are 1. None of them is ever in a code.
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_SEPARATORS = str.maketrans("", "", "-\u2010\u2011\u2012\u2013\u2014")
 
 
 class EnrolmentError(Exception):
     """The code is wrong, used or expired, or the key is not acceptable."""
 
 
+def normalise_code(code: str) -> str:
+    """Return a code as issued, however typed: any case, spaces, hyphens, O for 0, I or L for 1."""
+    return "".join(code.split()).translate(_SEPARATORS).upper().translate(_LOOKALIKES)
+
+
 def _hash(code: str) -> str:
-    normalised = code.replace("-", "").replace(" ", "").upper()
-    return hashlib.sha256(normalised.encode()).hexdigest()
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
 def new_code(database, name: str) -> str:

@@ -3,18 +3,17 @@
 The hub never opens an envelope; it checks what it can without a key: the
 device is enrolled and not revoked, the batch is signed by that device's key,
 every envelope is well formed and sealed to at least one of this hub's
-coordinator keys. Only then does it store, once per record UUID.
+coordinator keys. Only then does it store, once per device and record UUID.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from intake import db
-from intake.batch import BatchError, BatchReader
-from intake.envelope import EnvelopeError, parse_envelope, utc_now
+from intake.batch import BatchError, BatchReader, envelope_in_batch
+from intake.envelope import EnvelopeError, utc_now
 
 MAX_RECORDS_PER_BATCH = 20_000
 # The same cap as an HTTP body: a batch carried by hand is no bigger.
@@ -34,6 +33,7 @@ class Receipt:
     """The hub's answer, record by record."""
 
     batch_id: str
+    device: str
     results: list[dict] = field(default_factory=list)
 
     def count(self, status: str) -> int:
@@ -68,16 +68,12 @@ def _read_envelopes(reader: BatchReader, recipient_ids: set[str], device: str) -
         if total > MAX_BATCH_BYTES:
             raise BatchRefused(f"batch larger than {MAX_BATCH_BYTES // 2**20} MiB", 413)
         try:
-            envelope = parse_envelope(data)
-            header = envelope.header
-            record_id = str(uuid.UUID(header["id"]))
-            if record_id != header["id"]:
-                raise EnvelopeError("record id is not a canonical UUID")
-            # A device may only send what it sealed: no record in another's name.
-            if header["device"] != device:
-                raise EnvelopeError("sealed by another device than the one that signed")
-        except (EnvelopeError, ValueError, TypeError) as e:
+            # The strict reader `intake open` uses too: canonical header, a
+            # lower-case UUID, sealed by the device that signed the batch.
+            header = envelope_in_batch(data, reader.header).header
+        except EnvelopeError as e:
             raise BatchRefused(f"record {index}: {e}") from None
+        record_id = header["id"]
         sealed_here = bool(recipient_ids & set(header["recipients"]))
         checked.append((record_id, header["kind"], header["created"], data, sealed_here))
         if index > MAX_RECORDS_PER_BATCH:
@@ -93,7 +89,7 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
         checked = _read_envelopes(reader, recipient_ids, device["id"])
     except BatchError as e:
         raise BatchRefused(str(e)) from None
-    receipt = Receipt(reader.header.batch_id)
+    receipt = Receipt(reader.header.batch_id, device["id"])
     acceptable = [(i, k, c, d) for i, k, c, d, here in checked if here]
     batch = {
         "batch_id": reader.header.batch_id,
@@ -111,7 +107,7 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
             receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})
         elif record_id in conflicts:
             # Never "already had" for different bytes: the sender would delete its copy.
-            reason = "another envelope with this id is already held"
+            reason = "this device already sent another envelope with this id"
             receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})
         else:
             status = "stored" if record_id in new else "duplicate"

@@ -15,7 +15,7 @@ from intake.envelope import (
     NotRecipientError,
     TamperedError,
     parse_envelope,
-    unpad,
+    record_from_padded,
 )
 
 
@@ -33,12 +33,12 @@ class Opener:
         return cls(key, crypto.key_id(key.public_key()))
 
     def open(self, data: bytes) -> tuple[Envelope, bytes]:
-        """Open one envelope; return it (header parsed on demand) and the record's JSON bytes."""
-        envelope = parse_envelope(data, check_header=False)
+        """Open one envelope; return it (header checked) and the record's canonical JSON bytes."""
+        envelope = parse_envelope(data)
         return envelope, self.open_parsed(envelope)
 
     def open_parsed(self, envelope: Envelope) -> bytes:
-        """Open an already parsed envelope and return the record's JSON bytes."""
+        """Open an already parsed envelope; return the record's JSON bytes, checked canonical."""
         stanza = next((s for s in envelope.stanzas if s.key_id == self.key_id), None)
         if stanza is None:
             raise NotRecipientError(
@@ -54,9 +54,9 @@ class Opener:
             raise TamperedError(
                 "does not authenticate: changed, damaged or wrongly keyed"
             ) from None
-        # The header is authentic now (it is associated data); its v1 fields are
-        # checked when something reads it, which a bare JSON Lines export does not.
-        return unpad(padded)
+        # Authentic is not well formed: whoever holds the public key chose these
+        # bytes. A raw newline or a second object would forge lines of the output.
+        return record_from_padded(padded)
 
 
 def open_record(data: bytes, private_key) -> tuple[dict, bytes]:

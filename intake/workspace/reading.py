@@ -1,8 +1,10 @@
 """Open envelope and batch files as a stream and write the records out.
 
-Memory stays constant however large the batch: one envelope is read,
-opened, written and dropped before the next. Every problem is reported as
-one line naming the file (and the record, inside a batch) and the reason.
+Memory stays constant however large the batch: a batch is read twice, once
+to check every envelope's header and the device's signature, then again to
+open, write and drop one envelope after another; nothing of a batch that
+fails the first reading is written. Every problem is reported as one line
+naming the file (and the record, inside a batch) and the reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
-from intake.batch import MAX_ENVELOPE_LENGTH, BatchError, BatchReader, is_batch
+from intake import crypto
+from intake.batch import (
+    MAX_ENVELOPE_LENGTH,
+    BatchError,
+    BatchHeader,
+    BatchReader,
+    envelope_in_batch,
+    is_batch,
+)
 from intake.envelope import EnvelopeError, NotRecipientError, canonical_json
 from intake.workspace import parallel
 from intake.workspace.opening import Opener
@@ -45,6 +55,8 @@ class JsonLinesWriter:
         record = opened.record
         if self.with_header:
             record = b'{"header":%s,"record":%s}' % (canonical_json(opened.header), record)
+        if b"\n" in record:  # canonical JSON has none; one would forge a line of output
+            raise RecordShapeError("the record holds a raw line break")
         self.pending.append(record)
         self.pending_size += len(record)
         if self.pending_size >= self.FLUSH_AT:
@@ -122,6 +134,7 @@ class FileReport:
     opened: int = 0
     problems: list[str] = field(default_factory=list)
     not_for_key: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def status(self) -> int:
         if not self.problems and not self.not_for_key:
@@ -140,7 +153,6 @@ def open_envelope(data: bytes, opener: Opener, needs_header: bool) -> tuple[str,
     """Open one envelope; return ("ok", Opened), ("not_for_key", reason) or ("bad", reason)."""
     try:
         envelope, record = opener.open(data)
-        # Parsing the header checks its v1 fields; only done when it is used.
         return "ok", Opened(envelope.header if needs_header else None, record)
     except NotRecipientError as e:
         return "not_for_key", str(e)
@@ -170,12 +182,38 @@ def _open_single(data: bytes, opener: Opener, writer, report: FileReport) -> Non
     _record(open_envelope(data, opener, writer.needs_header), "", writer, report)
 
 
-def _open_batch(stream: BinaryIO, opener: Opener, writer, report: FileReport, jobs: int) -> None:
-    reader = BatchReader(stream)
+def signer_note(header: BatchHeader, signers: set[bytes] | None) -> str:
+    """Say which device signed a batch, and whether it is one of the trusted signers."""
+    public_key = crypto.device_public_key(header.signer)
+    who = f"batch signed by device {header.device} (fingerprint {crypto.fingerprint(public_key)})"
+    if signers is None:
+        # Anyone can make a device key and sign a batch: only a list of enrolled keys tells.
+        return f"{who}, not checked against a list of enrolled devices (use --signers)"
+    if header.signer in signers:
+        return f"{who}, one of the --signers"
+    raise BatchError(f"{who}, which is not one of the --signers: refused")
+
+
+def _verify_batch(reader: BatchReader) -> None:
+    """First reading: every envelope's framing and header, its device, then the signature."""
+    for index, data in enumerate(reader.envelopes(), start=1):
+        try:
+            envelope_in_batch(data, reader.header)
+        except EnvelopeError as e:
+            raise BatchError(f"record {index}: {e}") from None
+
+
+def _open_batch(stream, opener: Opener, writer, report: FileReport, jobs: int, signers) -> None:
+    first = BatchReader(stream)
+    note = signer_note(first.header, signers)  # an untrusted signer: refused before reading on
+    _verify_batch(first)
+    report.notes.append(note)
+    stream.seek(0)
+    envelopes = BatchReader(stream).envelopes_again(first)
     outcomes = (
-        parallel.open_in_workers(reader.envelopes(), opener, writer.needs_header, jobs)
+        parallel.open_in_workers(envelopes, opener, writer.needs_header, jobs)
         if jobs > 1
-        else (open_envelope(data, opener, writer.needs_header) for data in reader.envelopes())
+        else (open_envelope(data, opener, writer.needs_header) for data in envelopes)
     )
     try:
         for index, outcome in enumerate(outcomes, start=1):
@@ -184,14 +222,29 @@ def _open_batch(stream: BinaryIO, opener: Opener, writer, report: FileReport, jo
         report.problems.append(str(e))
 
 
-def open_file(path, opener: Opener, writer, say: Callable[[str], None], jobs: int = 1) -> int:
-    """Open one envelope or batch file, write its records, report; return its status."""
+def open_file(
+    path,
+    opener: Opener,
+    writer,
+    say: Callable[[str], None],
+    jobs: int = 1,
+    signers: set[bytes] | None = None,
+) -> int:
+    """Open one envelope or batch file, write its records, report; return its status.
+
+    `signers` holds the raw public keys of the devices trusted to sign
+    batches; None when no list was given (every batch is then reported with
+    its signer). A loose envelope carries no signature, so with a list it is
+    refused: nothing tells which device sealed it.
+    """
     report = FileReport(str(path))
     try:
         with open(path, "rb") as stream:
             first = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
             if is_batch(first):
-                _open_batch(stream, opener, writer, report, jobs)
+                _open_batch(stream, opener, writer, report, jobs, signers)
+            elif signers is not None:
+                report.problems.append("not a signed batch: with --signers only batches open")
             else:
                 data = stream.read(MAX_ENVELOPE_LENGTH + 1)
                 if len(data) > MAX_ENVELOPE_LENGTH:
@@ -199,6 +252,8 @@ def open_file(path, opener: Opener, writer, say: Callable[[str], None], jobs: in
                 _open_single(data, opener, writer, report)
     except BrokenPipeError:
         raise  # the reader of our output went away: not this file's fault
+    except io.UnsupportedOperation:
+        report.problems.append("a batch is read twice: give a file, not a pipe")
     except OSError as e:
         report.problems.append(f"cannot read: {e.strerror}")
     except BatchError as e:
@@ -206,6 +261,8 @@ def open_file(path, opener: Opener, writer, say: Callable[[str], None], jobs: in
     except (ValueError, RecursionError, OverflowError):
         report.problems.append("not a well-formed batch")
     writer.flush()
+    for note in report.notes:
+        say(f"{report.name}: {note}")
     for problem in report.problems:
         say(f"{report.name}: {problem}")
     if report.not_for_key:

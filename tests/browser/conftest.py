@@ -3,6 +3,10 @@
 Every test under tests/browser/ gets the `browser` marker. Without
 /usr/bin/chromium they are skipped, with the command that installs it, except
 under CI=true, where they fail: CI must never pass without running them.
+Under CI=true no browser test may be skipped for any reason (a missing
+browser or Playwright, a failing `intake` command, a skip in a fixture or at
+import): `pytest_runtest_makereport` and `pytest_make_collect_report` below
+turn each such skip into a failure.
 
 Fixtures:
 - `browser` (session): Chromium, headless.
@@ -73,13 +77,43 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+def skip_or_fail(message: str):
+    """Outside CI: skip, saying how to install what is missing. Under CI=true: fail."""
+    if in_ci():
+        pytest.fail(f"CI must run the browser tests: {message}", pytrace=False)
+    pytest.skip(f"{message}; install with: {install_hint()} && .venv/bin/pip install -e '.[test]'")
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("browser") is None or os.access(CHROMIUM, os.X_OK):
         return
-    message = f"{CHROMIUM} is missing; install it with: {install_hint()}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests: {message}", pytrace=False)
-    pytest.skip(message)
+    skip_or_fail(f"{CHROMIUM} is missing")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a browser test that was skipped, by whatever means, has failed."""
+    report = yield
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail") and HERE in item.path.parents:
+        report.outcome = "failed"
+        report.longrepr = f"CI must run the browser tests, but {item.nodeid} was skipped: " + (
+            str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """Under CI=true a browser test module skipped at import (importorskip...) has failed."""
+    report = yield
+    if in_ci() and report.skipped and HERE in Path(str(collector.path)).parents:
+        report.outcome = "failed"
+        report.longrepr = f"CI must run the browser tests, but {collector.nodeid} was skipped"
+    return report
 
 
 @pytest.hookimpl(wrapper=True)
@@ -102,8 +136,10 @@ def browser_env() -> dict:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
-
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        skip_or_fail(f"Playwright cannot be imported ({e})")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=browser_env()
@@ -157,7 +193,11 @@ def live_server(tmp_path, coordinator_keys):
     instance = tmp_path / "field"
     pub = coordinator_keys / "coordinator.pub"
     check(run_intake("init", "--instance", instance, "--role", "field", "--to", pub))
-    server = LiveServer(instance)
+    # The server's temporary files land where the canary scans look (invariant 1).
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    env = {"TMPDIR": str(server_tmp), "SQLITE_TMPDIR": str(server_tmp)}
+    server = LiveServer(instance, env=env)
     try:
         server.start()
         yield server

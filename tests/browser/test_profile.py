@@ -9,12 +9,11 @@ searched for the answers, in the encodings Chromium writes strings in.
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 from intake.questionnaire import load_questionnaire
+from tests import canary
 from tests.browser import watch_page
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
 from tests.browser.test_screening import answer_screen
@@ -27,37 +26,9 @@ REFUSED = "RefusedM3vj-ምስክር-شاهد-Yt8b"
 TYPED = "TypedH2gd-ተስፋ-أمل-Wc5n"
 
 
-def encodings(text: str) -> list[bytes]:
-    """The ways a string may sit in a file: UTF-8, UTF-16LE, URL-encoded, base64 of either."""
-    found = []
-    for raw in (text.encode("utf-8"), text.encode("utf-16-le")):
-        found.append(raw)
-        for shift in range(3):  # base64 of a longer buffer: each of the three alignments
-            encoded = base64.b64encode(b"\0" * shift + raw).rstrip(b"=")
-            found.append(encoded[4:-4])  # drop the characters its neighbours change
-    found += [quote_plus(text).encode(), quote(text).encode()]
-    found.append(text.encode("unicode_escape"))
-    return found
-
-
 def files_holding(folder: Path, text: str) -> list[str]:
-    """Every file under the folder whose raw bytes hold the text in any of its encodings."""
-    patterns = encodings(text)
-    return [
-        str(path.relative_to(folder))
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-        and not path.is_symlink()
-        and any(p in path.read_bytes() for p in patterns)
-    ]
-
-
-def test_the_search_finds_each_encoding(tmp_path):
-    for i, pattern in enumerate(encodings(SENT)):
-        (tmp_path / f"f{i}").write_bytes(b"x" * i + pattern + b"y")
-    (tmp_path / "b64").write_bytes(base64.b64encode(b"prefix:" + SENT.encode("utf-16-le")))
-    assert len(files_holding(tmp_path, SENT)) == len(encodings(SENT)) + 1
-    assert files_holding(tmp_path, TYPED) == []
+    """Every file under the folder holding the text in any written form (tests/canary.py)."""
+    return [str(path.relative_to(folder)) for path in canary.files_holding(folder, text)]
 
 
 def finish_screening(page, questionnaire, text: str) -> None:
