@@ -66,6 +66,15 @@ def _with_draft(form_of, complete=False):
     return prepare
 
 
+def _handed_over(app, _inst):
+    """A draft the officer has handed to the person: taking it back changes the draft."""
+    client = sign_in(CsrfClient(app), "officer")
+    draft = start_draft(client)
+    handed = client.post(f"/screening/{draft}/hand-over", data={}, token=client.token())
+    assert handed.status_code < 400, handed.status_code
+    return client, {}, draft
+
+
 def _start(app, inst):
     client, _form, _ = _officer(app, inst)
     return client, {"questionnaire": QUESTIONNAIRE, "respondent_language": "en"}, None
@@ -79,6 +88,8 @@ PREPARE = {
     f"{SCREENING}/<section_id>": _with_draft(_safety_answers),
     f"{SCREENING}/finish": _with_draft(dict, complete=True),
     f"{SCREENING}/discard": _with_draft(dict),
+    f"{SCREENING}/hand-over": _with_draft(dict),
+    f"{SCREENING}/take-back": _handed_over,
 }
 
 
@@ -131,7 +142,7 @@ def test_every_post_refuses_a_missing_or_wrong_token_and_changes_nothing(node):
         assert accepted.status_code < 400, (rule, accepted.status_code)
         assert _state(client, inst) != before, f"{rule}: the form changes nothing even when valid"
         checked += 1
-    assert checked == {"field": 6, "hub": 2, "workspace": 2}[inst.role]
+    assert checked == {"field": 8, "hub": 2, "workspace": 2}[inst.role]
 
 
 def test_a_token_in_the_header_is_checked_too(node):

@@ -38,15 +38,24 @@ FIELD = {
     (f"{SCREENING}/<section_id>", "GET"):  (SIGNIN, 200,   200,    403,    403),
     (f"{SCREENING}/<section_id>", "POST"): (SIGNIN, 303,   303,    403,    403),
     (f"{SCREENING}/resume", "GET"):      (SIGNIN, 303,     303,    403,    403),
-    # POST to resume, review, and GET of finish, discard: the path is also
+    # POST to resume, review, hand-back and GET of finish: the path is also
     # the section route's, with a section that does not exist.
     (f"{SCREENING}/resume", "POST"):     (SIGNIN, 404,     404,    403,    403),
     (f"{SCREENING}/review", "GET"):      (SIGNIN, 200,     200,    403,    403),
     (f"{SCREENING}/review", "POST"):     (SIGNIN, 404,     404,    403,    403),
     (f"{SCREENING}/finish", "GET"):      (SIGNIN, 404,     404,    403,    403),
     (f"{SCREENING}/finish", "POST"):     (SIGNIN, 303,     303,    403,    403),
-    (f"{SCREENING}/discard", "GET"):     (SIGNIN, 404,     404,    403,    403),
+    # GET of discard asks first: a page that says what will be deleted.
+    (f"{SCREENING}/discard", "GET"):     (SIGNIN, 200,     200,    403,    403),
     (f"{SCREENING}/discard", "POST"):    (SIGNIN, 303,     303,    403,    403),
+    (f"{SCREENING}/hand-over", "GET"):   (SIGNIN, 200,     200,    403,    403),
+    (f"{SCREENING}/hand-over", "POST"):  (SIGNIN, 303,     303,    403,    403),
+    # Hand-back and take-back only mean something in the respondent view; a
+    # draft in the officer's view is sent back to where it stands.
+    (f"{SCREENING}/hand-back", "GET"):   (SIGNIN, 303,     303,    403,    403),
+    (f"{SCREENING}/hand-back", "POST"):  (SIGNIN, 404,     404,    403,    403),
+    (f"{SCREENING}/take-back", "GET"):   (SIGNIN, 303,     303,    403,    403),
+    (f"{SCREENING}/take-back", "POST"):  (SIGNIN, 303,     303,    403,    403),
 }
 
 #                                        out     officer  ngo     coord.  admin   device
