@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intake.questionnaire import load_questionnaire
-from tests.browser.test_profile import finish_screening, start_screening
+from tests.browser.test_profile import answer_until, finish_screening, start_screening
 
 # A page of another site, faked by Playwright: nothing leaves the machine.
 ELSEWHERE = "http://elsewhere.test/"
@@ -46,6 +46,8 @@ def test_back_after_lock_shows_nothing_of_the_interview(page_at, live_server):
     page = page_at("tablet")
     live_server.sign_in(page)
     draft = start_screening(page, live_server, "screening-short")
+    # An adult who consents: the officer's observation note is then on its screen.
+    answer_until(page, load_questionnaire("screening-short"), "about_you")
     page.goto(live_server.page_url(f"screening/{draft}/observations"))
     page.fill("#f-observation_note", "typed before locking")
     with page.expect_navigation():
