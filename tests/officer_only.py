@@ -55,7 +55,7 @@ def _officer_texts(questionnaire) -> set[str]:
         if all(q.audience == "officer" for q in section.questions):
             texts |= {section.title, section.intro}
         for q in section.questions:
-            texts.add(q.help)
+            texts |= {q.help, q.action}
             if q.audience == "officer":
                 texts |= {q.text, *(choice.text for choice in q.choices)}
     return texts - {""}
