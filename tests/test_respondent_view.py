@@ -80,7 +80,7 @@ def draft_url(location: str) -> str:
 
 def test_the_officer_only_list_holds_what_must_never_show():
     strings = officer_only_strings("screening-short", "fr")
-    assert any("do not let the person leave with their companions" in s for s in strings)
+    assert any("Do not let the person leave with their companions" in s for s in strings)
     assert any(s.startswith("Urgent: the person said yes") for s in strings)
     assert "Tick what you noticed." in strings
     assert "Yes" not in strings  # also an answer the person is shown
@@ -107,7 +107,8 @@ def test_urgent_notice_waits_for_the_take_back(officer):
     location = start(officer)
     hand_over(officer, location)
     questionnaire = load_questionnaire("screening-short")
-    form = fill_section(questionnaire, "safety", {}, {"danger_now": "yes"}, "x", False)
+    adult_in_danger = {"danger_now": "yes", "under_18": "no"}
+    form = fill_section(questionnaire, "safety", {}, adult_in_danger, "x", False)
     following = officer.post(location, data={**form, "action": "next"}).headers["Location"]
     assert following.endswith("/consent")
     body = text_of(officer.get(following))
@@ -128,17 +129,20 @@ def test_officer_questions_are_skipped_then_asked_after_take_back(officer):
     questionnaire = load_questionnaire("screening-short")
     location = start(officer)
     answers = {}
-    form = fill_section(questionnaire, "safety", answers, {}, "x", False)
+    form = fill_section(questionnaire, "safety", answers, {"under_18": "no"}, "x", False)
     answers.update({k: v for k, v in form.items() if k != "_shown"})
     consent = officer.post(location, data={**form, "action": "next"}).headers["Location"]
     assert hand_over(officer, consent) == consent
     page = text_of(officer.get(consent))
     assert 'name="consent"' in page and 'name="consent_explained"' not in page
-    done = officer.post(consent, data={"consent": "yes", "_shown": ["consent"], "action": "next"})
+    assert 'name="present"' not in page
+    person = {"consent": "yes", "interviewer_gender": "no_preference"}
+    done = officer.post(consent, data={**person, "_shown": list(person), "action": "next"})
     # The officer's "I explained" decides what follows: the tablet comes back here.
     assert done.headers["Location"].endswith("/hand-back")
     back = text_of(officer.get(done.headers["Location"]))
-    assert "officier" in back.lower() or "officer" in back.lower()
+    french = Translations.load(str(TRANSLATIONS), ["fr"])
+    assert french.gettext("Please give the tablet back to the officer now.") in back
     # The assessment is never on the person's screen.
     review = officer.get(f"{draft_url(consent)}/review")
     assert review.headers["Location"].endswith("/hand-back")
@@ -153,15 +157,18 @@ def test_officer_questions_are_skipped_then_asked_after_take_back(officer):
 def test_respondent_answers_keep_the_officers_answers_on_the_same_screen(officer):
     location = start(officer, language="en")
     questionnaire = load_questionnaire("screening-short")
-    form = fill_section(questionnaire, "safety", {}, {}, "x", False)
+    form = fill_section(questionnaire, "safety", {}, {"under_18": "no"}, "x", False)
     consent = officer.post(location, data={**form, "action": "next"}).headers["Location"]
-    officer.post(consent, data={"consent_explained": "yes", "action": "handover"})
+    officer_answers = {"consent_explained": "yes", "present": "no_one"}
+    officer.post(consent, data={**officer_answers, "action": "handover"})
     officer.post(f"{draft_url(consent)}/hand-over", data={"section": "consent"})
-    nxt = officer.post(consent, data={"consent": "yes", "_shown": ["consent"], "action": "next"})
+    person = {"consent": "yes", "interviewer_gender": "no_preference"}
+    nxt = officer.post(consent, data={**person, "_shown": list(person), "action": "next"})
     assert nxt.headers["Location"].endswith("/about_you")  # consent given: the questions open
     officer.post(f"{draft_url(consent)}/take-back", data={"confirm": "officer"})
     page = text_of(officer.get(consent))
     assert re.search(r'name="consent_explained" value="yes"\s+checked', page)
+    assert re.search(r'name="present" value="no_one"\s+checked', page)
 
 
 def test_observations_are_never_in_the_respondent_view(officer):
@@ -197,7 +204,7 @@ def test_read_aloud_is_off_for_sensitive_questions_unless_turned_on(officer, sen
 
 @pytest.fixture
 def sensitive_form(tmp_path, monkeypatch):
-    """A copy of the short form with `sensitive = true` on danger_now, and a guardian question."""
+    """A copy of the short form with `sensitive = true` on danger_now."""
     from intake.questionnaire import loader
 
     source = (loader.QUESTIONNAIRE_DIR / "screening-short.toml").read_text("utf-8")
@@ -205,17 +212,6 @@ def sensitive_form(tmp_path, monkeypatch):
     source = source.replace(
         'id = "danger_now"\ntype = "yes_no_unknown"',
         'id = "danger_now"\ntype = "yes_no_unknown"\nsensitive = true',
-    )
-    guardian = (
-        '\n[[sections.questions]]\nid = "guardian_here"\ntype = "yes_no_unknown"\n'
-        'text = "Is a parent or guardian with you here?"\n'
-        # The safety screen cannot use the presumed_child condition: it reads
-        # `age`, asked later. Under 18 or not sure is the presumption there.
-        'show_if = { question = "under_18", in = ["yes", "not_sure"] }\n'
-    )
-    source = source.replace(
-        '[[sections.questions]]\nid = "preferred_language"',
-        guardian + '\n[[sections.questions]]\nid = "preferred_language"',
     )
     (tmp_path / "screening-test.toml").write_text(source, "utf-8")
     for name in ("screening-short", "screening-full"):
@@ -236,24 +232,23 @@ def test_sensitive_is_an_optional_flag(sensitive_form):
 # -- Children (item 5) -------------------------------------------------------------
 
 
-def test_child_notice_and_guardian_question_from_the_moment_a_child_is_presumed(
-    officer, sensitive_form
-):
-    location = start(officer, sensitive_form, language="en")
+def test_child_notice_and_guardian_question_from_the_moment_a_child_is_presumed(officer):
+    location = start(officer, language="en")
     notice = "The person is or may be a child: contact child protection and a guardian now."
     first = text_of(officer.get(location))
-    assert notice not in first and 'name="guardian_here"' not in first
-    questionnaire = load_questionnaire(sensitive_form)
-    form = fill_section(questionnaire, "safety", {}, {"under_18": "not_sure"}, "x", True)
-    form["_shown"] = [q for q in form["_shown"] if q != "guardian_here"]
-    form.pop("guardian_here")
-    again = officer.post(location, data={**form, "action": "next"})
-    assert again.headers["Location"] == location  # the guardian question opened here
-    page = text_of(officer.get(location))
-    assert notice in page and 'name="guardian_here"' in page
-    assert "One more question appeared below" in page
-    form = fill_section(questionnaire, "safety", {}, {"under_18": "not_sure"}, "x", True)
-    consent = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+    assert notice not in first and 'name="guardian_present"' not in first
+    questionnaire = load_questionnaire("screening-short")
+    answers, child = {}, {"under_18": "not_sure"}
+    form = fill_section(questionnaire, "safety", answers, child, "x", True)
+    answers.update({k: v for k, v in form.items() if k != "_shown"})
+    protection = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+    # The very next screen is the child's protection, with the guardian question.
+    assert protection.endswith("/child_protection")
+    page = text_of(officer.get(protection))
+    assert notice in page and 'name="guardian_present"' in page
+    form = fill_section(questionnaire, "child_protection", answers, child, "x", True)
+    consent = officer.post(protection, data={**form, "action": "next"}).headers["Location"]
+    assert consent.endswith("/consent")
     assert notice in text_of(officer.get(consent))  # and on every screen after
 
 
@@ -365,11 +360,12 @@ def test_the_pages_step_counter_never_goes_back(officer, overrides):
 def test_a_follow_up_is_announced_once_and_focused(officer):
     questionnaire = load_questionnaire("screening-short")
     location, answers = start(officer, language="en"), {}
-    for section_id in ("safety", "consent"):
+    for section_id in ("safety", "child_protection", "consent"):
         form = fill_section(questionnaire, section_id, answers, {"under_18": "not_sure"}, "x", True)
         answers.update({k: v for k, v in form.items() if k != "_shown"})
         location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
-    shown = ["age", "journey_start_country", "arrival_date", "child_act"]
+    assert location.endswith("/child")
+    shown = ["child_act"]
     officer.post(location, data={"child_act": "yes", "_shown": shown, "action": "next"})
     page = text_of(officer.get(location))
     assert "One more question appeared below" in page
@@ -391,18 +387,18 @@ def test_the_officers_language_survives_lock_and_sign_in(officer):
 def test_countries_in_both_languages_and_iso_dates(officer):
     questionnaire = load_questionnaire("screening-short")
     location, answers = start(officer, language="fr"), {}
-    for section_id in ("safety", "consent"):
+    for section_id in ("safety", "consent", "about_you", "rights"):
         form = fill_section(questionnaire, section_id, answers, {"under_18": "no"}, "x", False)
         answers.update({k: v for k, v in form.items() if k != "_shown"})
         location = officer.post(location, data={**form, "action": "next"}).headers["Location"]
-    assert location.endswith("/about_you")
+    assert location.endswith("/places")  # a country and a date on one screen
     page = text_of(officer.get(location))
     assert '<option value="ER">Eritrea · Érythrée</option>' in page
     assert ' type="date"' not in page  # not the browser's picker, in its locale's order
-    assert re.search(r'id="f-arrival_date" name="arrival_date" type="text"', page)
+    assert re.search(r'id="f-recruitment_date" name="recruitment_date" type="text"', page)
     assert "year-month-day" in page
     officer.post(location, data={"action": "handover"})
-    officer.post(f"{draft_url(location)}/hand-over", data={"section": "about_you"})
+    officer.post(f"{draft_url(location)}/hand-over", data={"section": "places"})
     person = text_of(officer.get(location))
     assert '<option value="ER">Érythrée</option>' in person
 
@@ -421,7 +417,7 @@ def test_translation_notice_opens_once_then_stays_folded(officer):
 def test_drafts_are_listed_with_where_they_stand(officer):
     location = start(officer, language="ti")
     questionnaire = load_questionnaire("screening-short")
-    form = fill_section(questionnaire, "safety", {}, {}, "x", False)
+    form = fill_section(questionnaire, "safety", {}, {"under_18": "no"}, "x", False)
     officer.post(location, data={**form, "action": "next"})
     home = text_of(officer.get("/?lang=en"))
     draft_id = location.split("/")[2]
