@@ -126,6 +126,39 @@ def test_urgent_notice_waits_for_the_take_back(officer):
     assert "You have the tablet again" in officer_view
 
 
+def test_the_officers_action_shows_under_its_question_once_the_answer_calls_for_it(officer):
+    questionnaire = load_questionnaire("screening-short")
+    danger = questionnaire.question("danger_now")
+    controller = questionnaire.question("controller_nearby")
+    assert "yes" in danger.action_when and "no" not in controller.action_when
+    location = start(officer, language="en")
+    first = text_of(officer.get(location))
+    assert danger.action not in first and "officer-action" not in first  # nothing saved yet
+    answers = {"danger_now": "yes", "controller_nearby": "no", "under_18": "no"}
+    form = fill_section(questionnaire, "safety", {}, answers, "x", False)
+    consent = officer.post(location, data={**form, "action": "next"}).headers["Location"]
+    page = text_of(officer.get(location))  # back on the safety screen: the officer view
+    # Under its own question, before the next one.
+    block = page.split('id="q-danger_now"')[1].split('id="q-controller_nearby"')[0]
+    notice = '<p class="flash urgent officer-action" role="alert" id="action-danger_now">'
+    assert f"{notice}{danger.action}</p>" in block
+    assert controller.action not in page and 'id="action-controller_nearby"' not in page
+    # A multiple choice: any chosen answer in action_when calls for it.
+    present = questionnaire.question("present")
+    form = {"consent_explained": "yes", "present": ["police", "companion"], "action": "handover"}
+    officer.post(consent, data=form)
+    assert present.action in text_of(officer.get(consent))
+    # Never in the person's view, even with the answers saved.
+    officer.post(f"{draft_url(consent)}/hand-over", data={"section": "consent"})
+    person = text_of(officer.get(consent))
+    assert present.action not in person and "officer-action" not in person
+    officer.post(consent, data={"action": "giveback"})
+    take_back(officer, draft_url(consent))
+    hand_over(officer, location)
+    person = text_of(officer.get(location))
+    assert danger.action not in person and "officer-action" not in person
+
+
 def test_officer_questions_are_skipped_then_asked_after_take_back(officer):
     questionnaire = load_questionnaire("screening-short")
     location = start(officer)

@@ -149,6 +149,8 @@ def _render_section(draft, section, values, errors, status=200):
         urgent=urgent,
         new_urgent=new_urgent,
         child=draft.child_presumed(),
+        # The officer's action under a question, once the saved answer calls for it.
+        actions={q.id: q.action for q in shown if q.action_due(draft.answers.get(q.id))},
     ), status
 
 

@@ -103,6 +103,16 @@ class Question:
             return []
         return [self.text, *(choice.text for choice in self.choices)]
 
+    def action_due(self, answer) -> bool:
+        """Tell whether a saved answer calls for the officer's action (one of `action_when`).
+
+        A multiple-choice answer calls for it when any of its choices does.
+        """
+        if not self.action or answer is None:
+            return False
+        chosen = answer if isinstance(answer, list | tuple) else [answer]
+        return any(str(value) in self.action_when for value in chosen)
+
     @property
     def officer_texts(self) -> list[str]:
         """Return what only the officer sees: help, the action to take, recorded items."""
