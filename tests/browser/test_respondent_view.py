@@ -92,8 +92,9 @@ def test_respondent_view_at_phone_size_hides_officer_text(page_at, live_server, 
         click(page, "button[value=next]")
         assert not page.locator(".has-error").count(), page.inner_text("main")
         respondent_screens += 1
-    # Safety and consent: the officer's "I explained consent" brings the tablet back.
-    assert respondent_screens == 2
+    # Safety, the child's protection and consent: the officer's "I explained
+    # consent" and "Who else was present" bring the tablet back.
+    assert respondent_screens == 3
     assert_no_officer_text(page, form, "fr")
     shot(page, "hand-back-phone", tmp_path, docs=True)
     take_back(page)
@@ -103,8 +104,9 @@ def test_respondent_view_at_phone_size_hides_officer_text(page_at, live_server, 
     assert CHILD_NOTICE in page.inner_text("main")
     assert page.locator("input[name=consent_explained]").count() == 2
     page.check("input[name=consent_explained][value=yes]")
+    page.check("input[name=present][value=child_protection]")
     click(page, "button[value=next]")
-    assert page.url.endswith("/about_you")
+    assert page.url.endswith("/child")  # a presumed child: what happened, then stop
     # A second hand-over, through the questions to the end, then the observations.
     hand_over(page)
     while "/hand-back" not in page.url:
