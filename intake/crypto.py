@@ -318,6 +318,26 @@ def verify(public_key, signature: bytes, message: bytes) -> None:
         raise AuthenticationError("the batch signature does not verify") from None
 
 
+# A record signature proves on its own which device sealed one envelope, so
+# that records pulled one by one from a hub (not as the batch they came in)
+# still show their origin. Its label keeps it apart from batch and receipt
+# signatures; it signs a digest, as a batch does, so its size is fixed.
+RECORD_SIGNATURE_LABEL = b"intake-record-v1\x00"
+
+
+def sign_record(private_key, envelope: bytes) -> bytes:
+    """Sign one envelope's exact bytes with a device key (through its SHA-512)."""
+    return private_key.sign(RECORD_SIGNATURE_LABEL + hashlib.sha512(envelope).digest())
+
+
+def verify_record(public_key, signature: bytes, envelope: bytes) -> None:
+    """Verify a record signature; AuthenticationError if it does not hold."""
+    try:
+        public_key.verify(signature, RECORD_SIGNATURE_LABEL + hashlib.sha512(envelope).digest())
+    except InvalidSignature:
+        raise AuthenticationError("the record signature does not verify") from None
+
+
 # -- the hub's receipt key (Ed25519) -------------------------------------
 
 # Domain separation: a receipt signature can never be taken for a batch
@@ -366,6 +386,42 @@ def verify_receipt(public_key, signature: bytes, body: bytes) -> None:
         public_key.verify(signature, RECEIPT_SIGNATURE_LABEL + body)
     except InvalidSignature:
         raise AuthenticationError("the receipt is not signed by the pinned hub key") from None
+
+
+# The hub signs, with the same receipt key, the list of keys its devices are
+# to seal to. Its own label: a recipient list can never be taken for a
+# receipt, a batch or a record signature, nor any of them for a list.
+RECIPIENT_LIST_SIGNATURE_LABEL = b"intake-recipients-v1\x00"
+
+
+def sign_recipient_list(private_key, body: bytes) -> bytes:
+    """Sign a recipient list's exact body bytes with the hub's receipt key."""
+    return private_key.sign(RECIPIENT_LIST_SIGNATURE_LABEL + body)
+
+
+def verify_recipient_list(public_key, signature: bytes, body: bytes) -> None:
+    """Verify a recipient list's signature; AuthenticationError if it does not hold."""
+    try:
+        public_key.verify(signature, RECIPIENT_LIST_SIGNATURE_LABEL + body)
+    except InvalidSignature:
+        raise AuthenticationError("the list is not signed by the pinned hub key") from None
+
+
+def parse_recipient_public_key_der(der: bytes) -> ec.EllipticCurvePublicKey:
+    """Parse a recipient public key from its SubjectPublicKeyInfo DER, in its one form only.
+
+    P-256 with an uncompressed point, and DER that encodes back to the same
+    bytes: one key has one encoding, so a list cannot name it twice unseen.
+    """
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError):
+        raise KeyFileError("not a DER public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise KeyFileError("not a P-256 public key (the envelope suite needs P-256)")
+    if spki_der(key) != der:
+        raise KeyFileError("not the one DER encoding of this key")
+    return key
 
 
 # -- passwords and drafts (Argon2id) -------------------------------------

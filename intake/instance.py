@@ -7,6 +7,8 @@ is fixed when it is created. Layout:
     device.key/.pub    field only: the Ed25519 key that signs batches
     receipt.key/.pub   hub only: the Ed25519 key that signs receipts for batches
     recipients/*.pub   public keys that records are sealed to
+    coordinator.key    workspace only: the coordinator's encrypted private key
+    hub.token          workspace only: the token it pulls from its hub with
     intake.sqlite3     the database (WAL)
 """
 
@@ -25,6 +27,8 @@ ROLES = ("field", "hub", "workspace")
 CONFIG_NAME = "intake.json"
 RECEIPT_KEY_NAME = "receipt.key"
 RECEIPT_PUB_NAME = "receipt.pub"
+COORDINATOR_KEY_NAME = "coordinator.key"
+_ENCRYPTED_KEY_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
 DEFAULT_INSTANCE = "instance"
 
 
@@ -49,9 +53,15 @@ class Instance:
 
     def recipient_keys(self) -> list:
         """Load the public keys that this instance seals records to, in a stable order."""
-        return [
-            crypto.load_recipient_public_key(p) for p in sorted(self.recipients_dir.glob("*.pub"))
-        ]
+        keys = []
+        for path in sorted(self.recipients_dir.glob("*.pub")):
+            try:
+                keys.append(crypto.load_recipient_public_key(path))
+            except crypto.KeyFileError:
+                # Retired by a sync between the listing and the reading: not a recipient.
+                if path.exists():
+                    raise
+        return keys
 
     def recipient_ids(self) -> set[str]:
         """Return the key ids of the recipients."""
@@ -81,6 +91,14 @@ class Instance:
                 # What an administrator hands to a device enrolled before receipts.
                 _write_atomically(public, crypto.public_key_pem(self._receipt_key.public_key()))
         return self._receipt_key
+
+    def coordinator_key_path(self) -> Path:
+        """Return the workspace's copy of the coordinator's private key file, if it has one."""
+        self.require_role("workspace")
+        path = self.path / COORDINATOR_KEY_NAME
+        if not path.exists():
+            raise InstanceError(f"{self.path} holds no coordinator key (intake init --key)")
+        return path
 
     def require_role(self, *roles: str) -> None:
         """Refuse to go on when the instance is not of one of the given roles."""
@@ -114,8 +132,31 @@ def add_recipient(folder: Path, public_key) -> Path:
     """Record a recipient public key in the instance; return its file."""
     target = folder / "recipients" / f"{crypto.key_id(public_key)}.pub"
     target.parent.mkdir(exist_ok=True)
-    target.write_bytes(crypto.public_key_pem(public_key))
+    # Whole or not at all: a record sealed meanwhile never reads half a key.
+    _write_atomically(target, crypto.public_key_pem(public_key))
     return target
+
+
+def read_coordinator_key_file(key_file: Path) -> bytes:
+    """Read a coordinator's private key file, checking only its form.
+
+    A passphrase-encrypted PKCS#8 PEM, as `intake keys new` writes: the
+    passphrase is asked when the key is used, not when it is copied.
+    """
+    try:
+        data = Path(key_file).read_bytes()
+    except OSError as e:
+        raise InstanceError(f"{key_file}: cannot read the key file: {e.strerror}") from None
+    if not data.lstrip().startswith(_ENCRYPTED_KEY_PEM) or b"-----END ENCRYPTED" not in data:
+        raise InstanceError(
+            f"{key_file}: not a coordinator private key file (intake keys new writes one)"
+        )
+    return data
+
+
+def add_coordinator_key(folder: Path, data: bytes) -> None:
+    """Keep a coordinator's encrypted private key file in a workspace, owner-only."""
+    crypto.write_private_file(folder / COORDINATOR_KEY_NAME, data)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

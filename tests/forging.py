@@ -42,3 +42,16 @@ def batch_raw(header: bytes, envelopes: list[bytes], signing_key) -> bytes:
     body = b"INTAKEB\x01" + struct.pack(">H", len(header)) + header
     body += b"".join(struct.pack(">I", len(e)) + e for e in envelopes)
     return body + crypto.sign(signing_key, b"intake-batch-v1\x00" + hashlib.sha512(body).digest())
+
+
+def batch_raw_v2(header: bytes, records: list[tuple[bytes, bytes]], signing_key) -> bytes:
+    """Write a v2 batch with exactly the given header and (envelope, record signature) pairs,
+    and a valid batch signature over them: only the record signatures can be wrong."""
+    body = b"INTAKEB\x02" + struct.pack(">H", len(header)) + header
+    body += b"".join(struct.pack(">I", len(e)) + e + s for e, s in records)
+    return body + crypto.sign(signing_key, b"intake-batch-v2\x00" + hashlib.sha512(body).digest())
+
+
+def record_signature_raw(signing_key, envelope: bytes) -> bytes:
+    """Sign one envelope as docs/envelope.md says, without intake.batch."""
+    return signing_key.sign(b"intake-record-v1\x00" + hashlib.sha512(envelope).digest())

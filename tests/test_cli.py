@@ -204,7 +204,8 @@ def test_batch_whose_signature_fails_prints_nothing(
         result = open_files(intake_cli, key, passphrase_file, batch, extra=("--jobs", jobs))
         assert result.returncode == 2
         assert result.stdout == b""
-        assert result.stderr.decode() == f"{batch}: the batch signature does not verify\n"
+        # Batch v2: the damaged record's own signature fails first; nothing is shown.
+        assert result.stderr.decode() == f"{batch}: the signature of record 2 does not verify\n"
 
 
 def test_signed_batch_with_a_bad_envelope_opens_the_good_ones_exit_1(

@@ -76,6 +76,15 @@ HUB = {
     ("/api/v1/enroll", "POST"):          (400,    400,     400,    400,    400,    200),
     ("/api/v1/batches", "GET"):          (405,    405,     405,    405,    405,    405),
     ("/api/v1/batches", "POST"):         (415,    415,     415,    415,    415,    200),
+    # The signed recipient list holds public keys only: anyone may fetch it.
+    ("/api/v1/recipients", "GET"):       (200,    200,     200,    200,    200,    200),
+    ("/api/v1/recipients", "POST"):      (405,    405,     405,    405,    405,    405),
+    # A coordinator's workspace pulls with a bearer token, never a session:
+    # a person signed in, even a coordinator, gets 401 without one.
+    ("/api/v1/devices", "GET"):          (401,    401,     401,    401,    401,    401),
+    ("/api/v1/devices", "POST"):         (405,    405,     405,    405,    405,    405),
+    ("/api/v1/envelopes", "GET"):        (401,    401,     401,    401,    401,    401),
+    ("/api/v1/envelopes", "POST"):       (405,    405,     405,    405,    405,    405),
 }
 
 #                                        out     officer  ngo     coord.  admin

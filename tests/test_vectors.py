@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from intake import crypto, envelope
-from intake.batch import BatchReader
+from intake.batch import BatchReader, verify_record_signature
 from intake.workspace.opening import Opener
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -114,3 +114,32 @@ def test_padding_of_vectors_is_iso_7816_4(vector_opener):
         length = len(bytes.fromhex(entry["record_hex"]))
         expected_blocks = length // envelope.PAD_BLOCK + 1
         assert len(parsed.ciphertext) == expected_blocks * envelope.PAD_BLOCK + crypto.TAG_LENGTH
+
+
+def test_committed_v1_batch_has_no_record_signatures():
+    with open(VECTORS / MANIFEST["batch"]["file"], "rb") as stream:
+        reader = BatchReader(stream)
+        assert reader.version == 1
+        assert [signature for _, signature in reader.records()] == [None] * 6
+
+
+def test_committed_v2_batch_verifies_record_by_record(vector_opener):
+    """Batch v2: each record signature, as committed, verifies with device-v2.pub alone."""
+    entry = MANIFEST["batch_v2"]
+    device_key = crypto.load_device_public_keys(VECTORS / "device-v2.pub")[0]
+    assert crypto.key_id(device_key) == entry["device_id"]
+    raw = crypto.raw_public_bytes(device_key)
+    with open(VECTORS / entry["file"], "rb") as stream:
+        reader = BatchReader(stream)
+        assert reader.version == 2 and reader.header.device == entry["device_id"]
+        records = list(reader.records())
+    assert len(records) == entry["count"] == len(entry["records"])
+    for (data, signature), expected in zip(records, entry["records"], strict=True):
+        assert signature.hex() == expected["record_signature_hex"]
+        verify_record_signature(raw, data, signature)
+        parsed, record = vector_opener.open(data)
+        assert parsed.header == expected["header"]
+        assert record.hex() == expected["record_hex"]
+    assert [e["record_hex"] for e in entry["records"]] == [
+        e["record_hex"] for e in MANIFEST["envelopes"]
+    ]

@@ -10,7 +10,20 @@ import os
 
 import click
 
-from intake.commands import assess, demo, field, hub, keys, outbox, records, serve, translate, users
+from intake.commands import (
+    assess,
+    demo,
+    field,
+    hub,
+    keys,
+    outbox,
+    recipients,
+    records,
+    serve,
+    translate,
+    users,
+    workspace,
+)
 
 
 def _set_instance(ctx, _param, value):
@@ -49,5 +62,9 @@ for command in (
     demo.demo_command,
     assess.assess_command,
     translate.translate_group,
+    recipients.recipients_group,
+    workspace.connect_command,
+    workspace.pull_command,
+    workspace.workspace_group,
 ):
     main.add_command(command)

@@ -8,7 +8,7 @@ import click
 
 from intake import crypto
 from intake.commands.common import fail, instance_option, load_instance
-from intake.field import sync
+from intake.field import recipients, sync
 
 
 @click.command("enroll")
@@ -59,12 +59,26 @@ def enroll_command(instance_dir, hub_url, code, fingerprint, trusted) -> None:
     for key in refused:
         click.echo(
             f"NOT installed: {crypto.key_id(key)}  {crypto.fingerprint(key)}\n"
-            "  Check it with the coordinator, then enrol again with"
-            f" --trust-recipient {crypto.fingerprint_hex(key)}",
+            "  Check it with the coordinator, then:"
+            f" intake recipients trust {crypto.fingerprint_hex(key)}",
             err=True,
         )
+    signed_list = answer.get("recipient_list")
+    if isinstance(signed_list, str):
+        _tell(recipients.apply_list(inst, signed_list.encode("utf-8")))
     if refused:
         raise SystemExit(1)
+
+
+def _tell(report) -> None:
+    """Print what the hub's recipient list changed here, and what waits."""
+    if report is None:
+        return
+    news, warnings = report.lines()
+    for line in news:
+        click.echo(line)
+    for line in warnings:
+        click.echo(f"intake: {line}", err=True)
 
 
 @click.command("sync")
@@ -81,6 +95,7 @@ def sync_command(instance_dir, retries) -> None:
         f"sent {report.sent}: {report.stored} stored, {report.duplicate} already on the hub,"
         f" {report.rejected} rejected; {report.pending} waiting"
     )
+    _tell(report.recipients)
     if report.attention:
         click.echo(
             f"{report.attention} refused by the hub stay in the outbox and are sent again:"

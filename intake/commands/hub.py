@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from intake import crypto, db, instance
+from intake import crypto, db
 from intake.commands.common import fail, instance_option, load_instance, load_public_keys
 from intake.envelope import utc_now
 
@@ -117,29 +117,93 @@ def _write_receipt(inst, answer, target: Path) -> None:
 
 @hub_group.group("recipients")
 def hub_recipients() -> None:
-    """Change the coordinator keys that enrolling devices are told to seal to."""
+    """Change the keys devices seal to: coordinators' keys and the backup key."""
 
 
 @hub_recipients.command("add")
 @instance_option
 @click.argument("pub", type=click.Path(dir_okay=False, path_type=Path))
-def hub_recipients_add(instance_dir, pub) -> None:
-    """Add a coordinator's public key."""
+@click.option(
+    "--backup", is_flag=True, help="It is the offline backup key (intake keys new --backup)."
+)
+def hub_recipients_add(instance_dir, pub, backup) -> None:
+    """Add a coordinator's public key (or the backup key); devices are told at their next sync."""
+    from intake.hub import recipients
+
     inst = load_instance(instance_dir, "hub")
     [key] = load_public_keys([pub])
-    instance.add_recipient(inst.path, key)
-    click.echo(f"Added recipient {crypto.key_id(key)}  {crypto.fingerprint(key)}")
+    recipients.add(inst, key, backup)
+    role = "backup key" if backup else "recipient"
+    click.echo(f"Added {role} {crypto.key_id(key)}  {crypto.fingerprint(key)}")
+    click.echo(
+        "Each device seals to it once its fingerprint, read out by the key's owner, is"
+        " confirmed there (intake recipients trust FINGERPRINT)"
+    )
+
+
+@hub_recipients.command("list")
+@instance_option
+def hub_recipients_list(instance_dir) -> None:
+    """List the keys devices are told to seal to, with their role and fingerprint."""
+    from intake.hub import recipients
+
+    inst = load_instance(instance_dir, "hub")
+    for key, role in recipients.roles(inst):
+        click.echo(f"{crypto.key_id(key)}  {role:<11}  {crypto.fingerprint(key)}")
 
 
 @hub_recipients.command("remove")
 @instance_option
 @click.argument("pub", type=click.Path(dir_okay=False, path_type=Path))
 def hub_recipients_remove(instance_dir, pub) -> None:
-    """Remove a coordinator's public key (records already sealed to it stay so)."""
+    """Remove a key: each device stops sealing to it at its next sync (sealed records stay so)."""
+    from intake.hub import recipients
+
     inst = load_instance(instance_dir, "hub")
     [key] = load_public_keys([pub])
-    target = inst.recipients_dir / f"{crypto.key_id(key)}.pub"
-    if not target.exists():
+    if not recipients.remove(inst, key):
         fail(f"{crypto.key_id(key)} is not a recipient of this hub")
-    target.unlink()
     click.echo(f"Removed recipient {crypto.key_id(key)}")
+    click.echo("Each device stops sealing to it at its next sync.")
+
+
+@hub_group.group("tokens")
+def hub_tokens() -> None:
+    """Coordinator access tokens: what a workspace pulls with (intake connect)."""
+
+
+@hub_tokens.command("new")
+@instance_option
+@click.option("--name", required=True, help="Whose workspace it is for, e.g. 'Coordinator A'.")
+def hub_tokens_new(instance_dir, name) -> None:
+    """Make a token and print it once: the hub keeps only its hash."""
+    from intake.hub.coordinators import new_token
+
+    inst = load_instance(instance_dir, "hub")
+    token = new_token(db.open_database(inst.path), name)
+    if token is None:
+        fail(f"there is already a token named {name!r} (see: intake hub tokens list)")
+    click.echo(f"Token for {name!r} (shown only now; this hub keeps only its hash):")
+    click.echo(token)
+    click.echo("On the workspace: intake connect HUB_URL TOKEN [--fingerprint FP]")
+
+
+@hub_tokens.command("list")
+@instance_option
+def hub_tokens_list(instance_dir) -> None:
+    """List tokens: name, created, revoked (never the token)."""
+    inst = load_instance(instance_dir, "hub")
+    for t in db.list_tokens(db.open_database(inst.path)):
+        state = f"revoked {t['revoked']}" if t["revoked"] else "active"
+        click.echo(f"{t['name']:<24} created {t['created']}  {state}")
+
+
+@hub_tokens.command("revoke")
+@instance_option
+@click.argument("name")
+def hub_tokens_revoke(instance_dir, name) -> None:
+    """Refuse a token from now on (a lost workstation, a coordinator who left)."""
+    inst = load_instance(instance_dir, "hub")
+    if not db.revoke_token(db.open_database(inst.path), name, utc_now()):
+        fail(f"no unrevoked token named {name!r} (see: intake hub tokens list)")
+    click.echo(f"Token {name!r} is revoked: it is refused from now on")

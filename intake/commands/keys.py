@@ -21,12 +21,23 @@ def keys_group() -> None:
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write coordinator.key and coordinator.pub into.",
+    help="Folder to write coordinator.key and coordinator.pub (or backup.*) into.",
 )
 @passphrase_option
-def keys_new(out: Path, passphrase_file) -> None:
-    """Create a coordinator key pair; the private key is encrypted with a passphrase."""
-    key_file, pub_file = out / "coordinator.key", out / "coordinator.pub"
+@click.option(
+    "--backup",
+    is_flag=True,
+    help="Make the offline backup key pair instead: backup.key and backup.pub.",
+)
+def keys_new(out: Path, passphrase_file, backup: bool) -> None:
+    """Create a coordinator key pair (or, with --backup, the offline backup key pair).
+
+    The private key is encrypted with a passphrase. The backup key is a
+    recipient of every record, so that all can be opened if every
+    coordinator key is lost: keep it offline (docs/coordinator.md).
+    """
+    name = "backup" if backup else "coordinator"
+    key_file, pub_file = out / f"{name}.key", out / f"{name}.pub"
     for path in (key_file, pub_file):
         if path.exists():
             fail(f"{path}: already exists; refusing to overwrite a key")
@@ -40,6 +51,12 @@ def keys_new(out: Path, passphrase_file) -> None:
     crypto.write_private_file(key_file, crypto.private_key_pem(key, passphrase))
     pub_file.write_bytes(crypto.public_key_pem(key.public_key()))
     click.echo(f"Wrote {key_file} (keep it and its passphrase safe) and {pub_file}")
+    if backup:
+        click.echo(
+            "This is the offline backup key: it will open every record. Keep backup.key and"
+            " its passphrase offline, in two separate safe places; give only backup.pub to the"
+            " hub (intake hub recipients add backup.pub --backup)."
+        )
     click.echo(f"key id:      {crypto.key_id(key.public_key())}")
     click.echo(f"fingerprint: {crypto.fingerprint(key.public_key())}")
 

@@ -42,6 +42,23 @@ def outbox_status(instance_dir) -> None:
     last = db.last_export(database)
     if last:
         click.echo(f"last export:  {last['created']} ({last['count']} records)")
+    _recipients_status(inst)
+
+
+def _recipients_status(inst) -> None:
+    """Say when recipient keys from the hub wait for confirmation here."""
+    from intake.field import recipients
+
+    left = recipients.pending(inst)
+    if left.waiting:
+        click.echo(
+            f"recipient keys waiting for confirmation: {len(left.waiting)}"
+            " (intake recipients list; records are not sealed to them yet)"
+        )
+    if left.kept:
+        click.echo(
+            f"recipient keys the hub no longer lists, kept as the last ones: {', '.join(left.kept)}"
+        )
 
 
 @outbox_group.command("export")

@@ -26,11 +26,22 @@ from intake.envelope import EnvelopeError, seal_record
 @instance_option
 @click.option("--role", type=click.Choice(instance.ROLES), required=True, help="The node's role.")
 @to_option
-def init_command(instance_dir, role, recipients) -> None:
+@click.option(
+    "--key",
+    "coordinator_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Workspace: the coordinator's encrypted private key file, copied in (owner-only).",
+)
+def init_command(instance_dir, role, recipients, coordinator_key) -> None:
     """Create an instance folder for a field device, a hub or a workspace."""
     keys = load_public_keys(recipients)
+    if coordinator_key is not None and role != "workspace":
+        fail("--key is for a workspace (--role workspace)")
     try:
+        key_data = coordinator_key and instance.read_coordinator_key_file(coordinator_key)
         inst = instance.create(instance_dir, role, keys)
+        if key_data:
+            instance.add_coordinator_key(inst.path, key_data)
     except (instance.InstanceError, OSError) as e:
         fail(str(e))
     db.open_database(inst.path).close()
@@ -42,6 +53,8 @@ def init_command(instance_dir, role, recipients) -> None:
     if role == "hub":
         receipt_key = inst.receipt_key().public_key()
         click.echo(f"  receipt key {crypto.key_id(receipt_key)}  (receipt.pub: signs receipts)")
+    if coordinator_key is not None:
+        click.echo(f"  coordinator key copied from {coordinator_key} (still passphrase-encrypted)")
 
 
 def _read_record() -> dict:

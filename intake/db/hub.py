@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 
 
@@ -56,8 +58,11 @@ def revoke_device(db, device_id: str, now: str) -> bool:
     return cursor.rowcount > 0
 
 
-def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -> tuple:
+def store_batch(db, batch: dict, envelopes: list[tuple]) -> tuple:
     """Store a verified batch's envelopes at most once each; return (new ids, conflicting ids).
+
+    Each envelope is (id, kind, created, bytes, record signature or None).
+    `batch["v1"]`, for a v1 batch, holds its header bytes, signature and ids.
 
     One transaction: a batch is stored whole or not at all, so a connection
     cut at any point leaves nothing half-written, and sending it again stores
@@ -68,18 +73,21 @@ def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -
     """
     new, conflicts = [], set()
     with db.atomic():
-        for record_id, kind, created, data in envelopes:
+        for record_id, kind, created, data, signature in envelopes:
             held = db.execute(
-                "SELECT envelope FROM envelopes WHERE device = ? AND id = ?",
+                "SELECT envelope, signature FROM envelopes WHERE device = ? AND id = ?",
                 [batch["device"], record_id],
             ).fetchone()
             if held is not None:
                 if held[0] != data:
                     conflicts.add(record_id)
+                elif held[1] is None and signature is not None:
+                    _add_signature(db, batch["device"], record_id, signature)
                 continue
             db.execute(
-                "INSERT INTO envelopes (id, kind, created, device, batch_id, received, envelope)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO envelopes"
+                " (id, kind, created, device, batch_id, received, envelope, signature)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     record_id,
                     kind,
@@ -88,9 +96,12 @@ def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -
                     batch["batch_id"],
                     batch["received"],
                     data,
+                    signature,
                 ],
             )
             new.append(record_id)
+        if batch.get("v1"):
+            _keep_v1_batch(db, batch)
         duplicates = len(envelopes) - len(new) - len(conflicts)
         # The first arrival of a batch is its record; a replay does not rewrite it.
         db.execute(
@@ -114,6 +125,55 @@ def store_batch(db, batch: dict, envelopes: list[tuple[str, str, str, bytes]]) -
             [batch["received"], len(new), batch["device"]],
         )
     return new, conflicts
+
+
+def _add_signature(db, device_id: str, record_id: str, signature: bytes) -> None:
+    """Give a record first received in a v1 batch the signature a v2 batch brought for it.
+
+    The batch reader verified it against the envelope's exact bytes, which
+    are the ones held (checked by the caller).
+    """
+    db.execute(
+        "UPDATE envelopes SET signature = ? WHERE device = ? AND id = ? AND signature IS NULL",
+        [signature, device_id, record_id],
+    )
+
+
+def _keep_v1_batch(db, batch: dict) -> None:
+    """Keep what it takes to verify a v1 batch's signature again, from the envelopes held."""
+    v1 = batch["v1"]
+    db.execute(
+        "INSERT OR IGNORE INTO v1_batches (batch_id, device, header, signature, ids)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [batch["batch_id"], batch["device"], v1["header"], v1["signature"], json.dumps(v1["ids"])],
+    )
+
+
+def envelope_page(db, after: int, limit: int) -> list[dict]:
+    """Return up to `limit` envelopes received after sequence number `after`, oldest first.
+
+    `seq` only grows, in the order the hub stored them, so a workspace that
+    keeps the last one it saw resumes where it stopped and misses nothing
+    stored meanwhile.
+    """
+    rows = db.execute(
+        "SELECT seq, device, id, envelope, signature FROM envelopes"
+        " WHERE seq > ? ORDER BY seq LIMIT ?",
+        [after, limit],
+    )
+    keys = ("seq", "device", "id", "envelope", "signature")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def v1_batch(db, device_id: str, batch_id: str) -> dict | None:
+    """Return a v1 batch's header bytes, signature and record ids in order, or None."""
+    row = db.execute(
+        "SELECT header, signature, ids FROM v1_batches WHERE device = ? AND batch_id = ?",
+        [device_id, batch_id],
+    ).fetchone()
+    if row is None:
+        return None
+    return {"header": row[0], "signature": row[1], "ids": json.loads(row[2])}
 
 
 def count_envelopes(db: sqlite_utils.Database) -> int:

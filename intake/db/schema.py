@@ -183,6 +183,95 @@ def _m0005_outbox_refusals(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0006_envelope_signatures")
+def _m0006_envelope_signatures(db: sqlite_utils.Database) -> None:
+    # Hub. Workspaces pull envelopes one by one, in the order the hub took
+    # them: `seq` is that order, an explicit key so that VACUUM cannot
+    # renumber it, AUTOINCREMENT so that no number is ever used twice. Each
+    # record of a v2 batch keeps its device's signature (null for records
+    # that came in v1 batches), so a workspace can check its origin itself.
+    db.execute("ALTER TABLE envelopes RENAME TO envelopes_0005")
+    db.execute("DROP INDEX IF EXISTS idx_envelopes_received")
+    db.execute(
+        "CREATE TABLE envelopes ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " device TEXT NOT NULL,"  # the device that sealed and signed it
+        " id TEXT NOT NULL,"  # the record's UUID: stored at most once per device
+        " kind TEXT NOT NULL, created TEXT NOT NULL, batch_id TEXT NOT NULL,"
+        " received TEXT NOT NULL, envelope BLOB NOT NULL,"
+        " signature BLOB,"  # the device's record signature (batch v2); null if from v1
+        " UNIQUE (device, id))"
+    )
+    db.execute(
+        "INSERT INTO envelopes (device, id, kind, created, batch_id, received, envelope)"
+        " SELECT device, id, kind, created, batch_id, received, envelope FROM envelopes_0005"
+        " ORDER BY rowid"
+    )
+    db.execute("DROP TABLE envelopes_0005")
+    db["envelopes"].create_index(["received"])
+    # A v1 batch has one signature for all its records: to check it again
+    # later, keep its exact header, its signature and the order of its ids.
+    db["v1_batches"].create(
+        {
+            "batch_id": str,
+            "device": str,
+            "header": bytes,
+            "signature": bytes,
+            "ids": str,  # JSON array of the record ids, in batch order
+        },
+        pk=("device", "batch_id"),  # batch ids are the devices' own, like record ids
+        not_null={"header", "signature", "ids"},
+    )
+
+
+@migrations(name="0007_coordinator_tokens_and_workspace")
+def _m0007_coordinator_tokens_and_workspace(db: sqlite_utils.Database) -> None:
+    # Hub: the coordinators' access tokens, kept only as SHA-256 hashes (a
+    # copy of the database hands nobody a token).
+    db["coordinator_tokens"].create(
+        {"token_hash": str, "name": str, "created": str, "revoked": str},
+        pk="token_hash",
+        not_null={"name", "created"},
+    )
+    db["coordinator_tokens"].create_index(["name"], unique=True)
+    # Workspace: the device keys it pinned (named apart from the hub's
+    # `devices`: every migration runs on every role's database) ...
+    db["workspace_devices"].create(
+        {
+            "device": str,
+            "name": str,
+            "enrolled": str,
+            "public_key": str,  # 64 hex digits, raw Ed25519
+            "fingerprint": str,
+            "pinned_at": str,
+            "revoked": str,  # as the hub last said
+            "state": str,  # pinned | key-changed (the hub offered another key)
+        },
+        pk="device",
+        not_null={"name", "public_key", "fingerprint", "pinned_at", "state"},
+    )
+    # ... and the envelopes it holds, still sealed, each with its origin as
+    # the workspace itself checked it: only 'verified' ones are cases.
+    db["pulled"].create(
+        {
+            "device": str,
+            "id": str,
+            "kind": str,
+            "created": str,
+            "envelope": bytes,
+            "signature": bytes,
+            "source": str,  # hub | file
+            "received": str,
+            "origin": str,  # verified | unverifiable | refused
+            "reason": str,
+        },
+        pk=("device", "id"),
+        not_null={"kind", "created", "envelope", "source", "received", "origin"},
+    )
+    db["pulled"].create_index(["origin", "created"])
+    db["pull_state"].create({"key": str, "value": str}, pk="key")
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose write transactions wait their turn, never fail.
 

@@ -9,24 +9,19 @@ A record the hub refuses stays in the outbox, to be sent again next time.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import io
-import ipaddress
 import json
 import random
-import ssl
 import time
-import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from intake import crypto, db, instance
+from intake import crypto, db, http, instance
 from intake.batch import write_batch
 from intake.envelope import utc_now
+from intake.field import recipients
 
 CHUNK = 500
-TIMEOUT = 60
 
 
 class SyncError(Exception):
@@ -47,71 +42,24 @@ class SyncReport:
     rejected: int = 0
     pending: int = 0
     attention: int = 0  # pending records the hub refused last time it was asked
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
-
-
-def _connection(url: str, pin: str | None) -> tuple[http.client.HTTPConnection, str]:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        # Over plain HTTP anyone on the network could forge the hub's answers
-        # (and make this device forget records the hub never got).
-        raise SyncError(
-            f"{url}: a hub off this machine must be reached over https:// (intake serve --tls)"
-        )
-    if parts.scheme == "http" and pin:
-        raise SyncError(f"{url}: a certificate fingerprint needs an https:// address")
-    if parts.scheme == "https":
-        # The hub's certificate is self-signed: trust exactly the pinned one.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=TIMEOUT, context=context
-        )
-    elif parts.scheme == "http":
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
-    else:
-        raise SyncError(f"{url}: use an http:// or https:// address")
-    return conn, parts.path.rstrip("/")
-
-
-def _check_pin(conn, pin: str | None) -> None:
-    if not isinstance(conn, http.client.HTTPSConnection):
-        return
-    certificate = conn.sock.getpeercert(binary_form=True)
-    found = hashlib.sha256(certificate).hexdigest()
-    if not pin or found != pin.replace(" ", "").replace(":", "").lower():
-        raise SyncError(f"the hub's certificate fingerprint is {found}, not the one pinned")
+    recipients: recipients.ListReport | None = None  # what the hub's key list changed
 
 
 def post(url: str, path: str, body: bytes, content_type: str, pin: str | None = None) -> dict:
     """POST to the hub; return its JSON answer, or raise SyncError with its reason."""
-    conn, prefix = _connection(url, pin)
     try:
-        conn.connect()
-        _check_pin(conn, pin)
-        conn.request("POST", prefix + path, body, {"Content-Type": content_type})
-        response = conn.getresponse()
-        payload = response.read()
-    except (OSError, http.client.HTTPException) as e:
-        raise SyncError(f"cannot reach the hub: {e}", retry=True) from None
-    finally:
-        conn.close()
+        status, _type, payload = http.request(
+            url, "POST", path, body, {"Content-Type": content_type}, pin
+        )
+    except http.HttpError as e:
+        raise SyncError(str(e), retry=e.retry) from None
     try:
         answer = json.loads(payload)
     except ValueError:
-        raise SyncError(f"the hub answered {response.status} without JSON", retry=True) from None
-    if response.status != 200:
-        message = answer.get("error", f"the hub answered {response.status}")
-        raise SyncError(message, retry=response.status >= 500)
+        raise SyncError(f"the hub answered {status} without JSON", retry=True) from None
+    if status != 200:
+        message = answer.get("error", f"the hub answered {status}")
+        raise SyncError(message, retry=status >= 500)
     return answer
 
 
@@ -158,9 +106,7 @@ def _receipt_key(answer: dict) -> str:
     return offered.lower()
 
 
-def normalise_fingerprint(text: str) -> str:
-    """Turn a fingerprint as read aloud or printed (groups, colons) into 64 hex digits."""
-    return "".join(c for c in text.lower() if c in "0123456789abcdef")
+normalise_fingerprint = http.normalise_fingerprint
 
 
 def accept_recipients(inst: instance.Instance, offered: list, confirm) -> tuple[list, list]:
@@ -235,6 +181,27 @@ def backoff(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - timing, not secrets
 
 
+def refresh_recipients(inst: instance.Instance, url: str, pin: str | None):
+    """Fetch the hub's signed recipient list and follow it; never fails the sync.
+
+    Records are delivered first: a list that cannot be had or is refused
+    leaves this device's keys as they were, and says why in one line.
+    """
+    try:
+        status, _type, payload = http.request(url, "GET", "/api/v1/recipients", None, {}, pin)
+    except http.HttpError as e:
+        return recipients.ListReport(warning=f"the hub's recipient list could not be fetched: {e}")
+    if status == 404:
+        return recipients.ListReport(
+            warning="the hub sends no recipient list (an older version): keys unchanged here"
+        )
+    if status != 200:
+        return recipients.ListReport(
+            warning=f"the hub answered {status} for its recipient list: keys unchanged here"
+        )
+    return recipients.apply_list(inst, payload)
+
+
 def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncReport:
     """Push every unsent record to the hub, retrying with backoff; resume where it stopped."""
     database = db.open_database(inst.path)
@@ -257,6 +224,7 @@ def sync(inst: instance.Instance, retries: int = 5, sleep=time.sleep) -> SyncRep
                 attempt += 1
         db.set_sync_state(database, "last_sync", utc_now())
         _purge_kept(database, inst)
+        report.recipients = refresh_recipients(inst, url, pin)
         summary = db.outbox_summary(database)
         report.pending, report.attention = summary["pending"], summary["attention"]
         return report

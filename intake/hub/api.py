@@ -10,6 +10,7 @@ from flask import current_app, jsonify, request
 
 from intake import auth, crypto
 from intake.envelope import strict_json
+from intake.hub import recipients as hub_recipients
 from intake.hub.enrolment import EnrolmentError, enrol
 from intake.hub.receiving import BatchRefused, receive_batch
 from intake.hub.views import bp
@@ -61,7 +62,28 @@ def api_enroll():
     ]
     receipt_key = crypto.raw_public_key(_instance().receipt_key()).hex()
     return jsonify(
-        {"device": device_id, "name": name, "recipients": recipients, "receipt_key": receipt_key}
+        {
+            "device": device_id,
+            "name": name,
+            "recipients": recipients,
+            "receipt_key": receipt_key,
+            # The same keys, signed: what the device checks its keys against at every sync.
+            "recipient_list": hub_recipients.signed_list(_instance()).decode("ascii"),
+        }
+    )
+
+
+@bp.get("/api/v1/recipients")
+@device_api
+def api_recipients():
+    """Answer the full recipient list, signed with the hub's receipt key.
+
+    Devices fetch it at every sync. It holds only public keys, so it needs no
+    credential; its signature, checked with the key each device pinned at
+    enrolment, is what makes it the hub's word.
+    """
+    return current_app.response_class(
+        hub_recipients.signed_list(_instance()), mimetype="text/plain"
     )
 
 
@@ -78,3 +100,6 @@ def api_batches():
     except BatchRefused as refused:
         return _error(refused.reason, refused.status)
     return jsonify(receipt.as_json())
+
+
+from intake.hub import coordinators  # noqa: E402, F401 - registers the coordinator routes

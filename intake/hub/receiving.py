@@ -1,9 +1,10 @@
 """How the hub takes a batch: check everything first, then store all of it or nothing.
 
 The hub never opens an envelope; it checks what it can without a key: the
-device is enrolled and not revoked, the batch is signed by that device's key,
-every envelope is well formed and sealed to at least one of this hub's
-coordinator keys. Only then does it store, once per device and record UUID.
+device is enrolled and not revoked, the batch (and in format v2 each record)
+is signed by that device's key, every envelope is well formed and sealed to
+at least one of this hub's coordinator keys. Only then does it store, once
+per device and record UUID, with each record's signature.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from intake import db
-from intake.batch import BatchError, BatchReader, envelope_in_batch
+from intake.batch import VERSION_1, BatchError, BatchReader, envelope_in_batch
 from intake.envelope import EnvelopeError, utc_now
 
 MAX_RECORDS_PER_BATCH = 20_000
@@ -61,9 +62,9 @@ def _check_device(database, header) -> dict:
 
 
 def _read_envelopes(reader: BatchReader, recipient_ids: set[str], device: str) -> list[tuple]:
-    """Read and check every envelope; the signature is verified after the last one."""
+    """Read and check every envelope and record signature (v2); the batch's after the last."""
     checked, total = [], 0
-    for index, data in enumerate(reader.envelopes(), start=1):
+    for index, (data, signature) in enumerate(reader.records(), start=1):
         total += len(data)
         if total > MAX_BATCH_BYTES:
             raise BatchRefused(f"batch larger than {MAX_BATCH_BYTES // 2**20} MiB", 413)
@@ -75,10 +76,22 @@ def _read_envelopes(reader: BatchReader, recipient_ids: set[str], device: str) -
             raise BatchRefused(f"record {index}: {e}") from None
         record_id = header["id"]
         sealed_here = bool(recipient_ids & set(header["recipients"]))
-        checked.append((record_id, header["kind"], header["created"], data, sealed_here))
+        checked.append((record_id, header["kind"], header["created"], data, signature, sealed_here))
         if index > MAX_RECORDS_PER_BATCH:
             raise BatchRefused(f"more than {MAX_RECORDS_PER_BATCH} records in one batch", 413)
     return checked
+
+
+def _v1_evidence(reader: BatchReader, checked: list[tuple]) -> dict | None:
+    """What a v1 batch's one signature covers, kept so its origin can be checked again.
+
+    A v1 record carries no signature of its own: only the whole batch, from
+    the envelopes held, in this order, proves which device sealed it.
+    """
+    if reader.version != VERSION_1:
+        return None
+    ids = [record_id for record_id, *_rest in checked]
+    return {"header": reader.header_bytes, "signature": reader.signature, "ids": ids}
 
 
 def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: str) -> Receipt:
@@ -90,7 +103,7 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
     except BatchError as e:
         raise BatchRefused(str(e)) from None
     receipt = Receipt(reader.header.batch_id, device["id"])
-    acceptable = [(i, k, c, d) for i, k, c, d, here in checked if here]
+    acceptable = [(i, k, c, d, s) for i, k, c, d, s, here in checked if here]
     batch = {
         "batch_id": reader.header.batch_id,
         "device": device["id"],
@@ -98,10 +111,11 @@ def receive_batch(database, stream: BinaryIO, recipient_ids: set[str], source: s
         "count": len(checked),
         "rejected": len(checked) - len(acceptable),
         "source": source,
+        "v1": _v1_evidence(reader, checked),
     }
     new, conflicts = db.store_batch(database, batch, acceptable)
     new = set(new)
-    for record_id, _kind, _created, _data, here in checked:
+    for record_id, _kind, _created, _data, _signature, here in checked:
         if not here:
             reason = "not sealed to any coordinator key of this hub"
             receipt.results.append({"id": record_id, "status": "rejected", "reason": reason})

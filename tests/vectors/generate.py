@@ -1,10 +1,16 @@
 """Write Intake's envelope test vectors (run once; the output is committed).
 
-    python tests/vectors/generate.py
+    python tests/vectors/generate.py              # every vector, with new keys
+    python tests/vectors/generate.py --batch-v2   # add only the batch v2 vector
 
-The vectors pin format v1: a reader written from docs/envelope.md alone
-must open every envelope here with `coordinator.key` (passphrase in
-`manifest.json`) and get back exactly the `record_hex` bytes. Sealing is
+The vectors pin envelope format v1 and batch formats v1 (`all.batch`) and
+v2 (`all-v2.batch`): a reader written from docs/envelope.md alone must open
+every envelope here with `coordinator.key` (passphrase in `manifest.json`)
+and get back exactly the `record_hex` bytes, and verify both batches and
+every record signature of the v2 batch with `device.pub` and
+`device-v2.pub`. `--batch-v2` seals the same records again, for a device
+of its own, to the committed recipient keys, and leaves every other file
+as it is, so the v1 vectors written by older code stay as they were. Sealing is
 randomised (HPKE ephemeral keys, content keys, nonces), so regenerating
 writes different bytes that must still open; never regenerate to make a
 failing test pass.
@@ -13,10 +19,11 @@ failing test pass.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from intake import crypto, envelope
-from intake.batch import write_batch
+from intake.batch import VERSION_1, record_signature, write_batch
 
 HERE = Path(__file__).parent
 PASSPHRASE = "intake test vectors v1"
@@ -60,7 +67,7 @@ def main() -> None:
             }
         )
     with open(HERE / "all.batch", "wb") as out:
-        write_batch(out, sealed_all, len(sealed_all), device_key)
+        write_batch(out, sealed_all, len(sealed_all), device_key, version=VERSION_1)
     manifest = {
         "passphrase": PASSPHRASE,
         "key_id": crypto.key_id(first.public_key()),
@@ -70,10 +77,50 @@ def main() -> None:
         "envelopes": entries,
         "batch": {"file": "all.batch", "count": len(sealed_all)},
     }
+    _write_manifest(manifest)
+    add_batch_v2()
+
+
+def _write_manifest(manifest: dict) -> None:
     (HERE / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
 
 
+def add_batch_v2() -> None:
+    """Seal the records again for a device of their own and write them as one batch v2."""
+    manifest = json.loads((HERE / "manifest.json").read_text("utf-8"))
+    recipients = [
+        crypto.load_recipient_public_key(HERE / "coordinator.pub"),
+        crypto.load_recipient_public_key(HERE / "second.pub"),
+    ]
+    device_key = crypto.new_device_key()
+    device = crypto.key_id(device_key.public_key())
+    (HERE / "device-v2.pub").write_bytes(crypto.public_key_pem(device_key.public_key()))
+    sealed = [
+        envelope.seal_record(record, recipients, device=device, **options).data
+        for _name, record, options in RECORDS
+    ]
+    with open(HERE / "all-v2.batch", "wb") as out:
+        write_batch(out, sealed, len(sealed), device_key)
+    manifest["batch_v2"] = {
+        "file": "all-v2.batch",
+        "count": len(sealed),
+        "device_id": device,
+        "records": [
+            {
+                "header": envelope.parse_envelope(data).header,
+                "record_hex": envelope.canonical_json(record).hex(),
+                "record_signature_hex": record_signature(device_key, data).hex(),
+            }
+            for data, (_name, record, _options) in zip(sealed, RECORDS, strict=True)
+        ],
+    }
+    _write_manifest(manifest)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--batch-v2"]:
+        add_batch_v2()
+    else:
+        main()

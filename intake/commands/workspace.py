@@ -1,0 +1,222 @@
+"""`intake connect`, `intake pull` and `intake workspace ...`: the coordinator's store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from intake import crypto, db
+from intake.commands.common import (
+    fail,
+    instance_option,
+    load_instance,
+    passphrase_option,
+    read_passphrase,
+)
+
+
+@click.command("connect")
+@instance_option
+@click.argument("hub_url")
+@click.argument("token")
+@click.option(
+    "--fingerprint",
+    help="SHA-256 fingerprint of the hub's TLS certificate (needed for https://).",
+)
+def connect_command(instance_dir, hub_url, token, fingerprint) -> None:
+    """Connect this workspace to a hub with a coordinator token (intake hub tokens new)."""
+    from intake.workspace.pulling import PullError, connect
+
+    inst = load_instance(instance_dir, "workspace")
+    try:
+        devices = connect(inst, hub_url, token, fingerprint)
+    except PullError as e:
+        fail(str(e))
+    click.echo(f"Connected to {hub_url}: it lists {len(devices)} devices")
+    click.echo("Next: intake pull (each new device is shown to you and pinned)")
+
+
+def _progress(report) -> None:
+    # Only a person at a terminal sees a line redrawn; a log gets the summary.
+    click.echo(f"\r  {report.new + report.already} envelopes so far...", err=True, nl=False)
+
+
+@click.command("pull")
+@instance_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 16),
+    default=min(4, os.cpu_count() or 1),
+    show_default="the machine's cores, up to 4",
+    help="Worker processes that check record signatures.",
+)
+def pull_command(instance_dir, jobs) -> None:
+    """Fetch every envelope not yet here from the hub, checking each record's device signature."""
+    from intake.workspace.pulling import PullError, pull
+
+    inst = load_instance(instance_dir, "workspace")
+    interactive = sys.stderr.isatty() or sys.stdout.isatty()
+    try:
+        report = pull(inst, _progress if interactive else lambda _r: None, jobs=jobs)
+    except PullError as e:
+        if interactive:
+            click.echo("", err=True)
+        fail(str(e))
+    if interactive:
+        click.echo("", err=True)
+    status = _show_pinning(report.pinning)
+    for row in report.refusals:
+        click.echo(f"intake: refused {row['device']} {row['id']}: {row['reason']}", err=True)
+    click.echo(report.summary())
+    sys.exit(1 if status or report.refused else 0)
+
+
+def _show_pinning(pinning) -> int:
+    """Show every device pinned for the first time, and refuse changed keys loudly."""
+    for d in pinning.new:
+        click.echo(f"New device pinned: {d['name']!r} ({d['device']}), enrolled {d['enrolled']}")
+        click.echo(f"  fingerprint {d['fingerprint']}")
+        click.echo("  Check it with the hub's administrator if you did not expect it.")
+    for d in pinning.revoked:
+        click.echo(f"Device {d['name']!r} ({d['device']}) was revoked on {d['revoked']}")
+    for d in pinning.key_changed:
+        click.echo(
+            f"intake: REFUSED: the hub now gives device {d['name']!r} ({d['device']}) another key"
+            f" ({d['offered'][:16]}...) than the one pinned here. Its records are not verified"
+            " and never become cases. Ask the hub's administrator why (docs/coordinator.md).",
+            err=True,
+        )
+    return 1 if pinning.key_changed else 0
+
+
+@click.group("workspace")
+def workspace_group() -> None:
+    """The workspace's store: hand-carried batches, pinned devices, cases, opening."""
+
+
+@workspace_group.command("import")
+@instance_option
+@click.option(
+    "--signers",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Public key file(s) of devices not pinned by a pull (device.pub). Repeat for several.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def workspace_import(instance_dir, signers, files) -> None:
+    """Take batch files carried by hand into the store, verified with the device's key."""
+    from intake.workspace.importing import BatchImportError, import_batch, raw_signers
+
+    inst = load_instance(instance_dir, "workspace")
+    trusted = raw_signers(_device_keys(signers)) if signers else None
+    database = db.open_database(inst.path)
+    status = 0
+    for path in files:
+        try:
+            new, total = import_batch(database, path, trusted)
+        except BatchImportError as e:
+            click.echo(f"intake: {path}: refused: {e}", err=True)
+            status = 1
+            continue
+        refused = [r for r in new if r["origin"] == "refused"]
+        for row in refused:
+            click.echo(f"intake: {path}: refused {row['id']}: {row['reason']}", err=True)
+        click.echo(
+            f"{path}: {len(new)} new ({len(refused)} refused); {total - len(new)} already here"
+        )
+        status = max(status, 1 if refused else 0)
+    sys.exit(status)
+
+
+def _device_keys(paths) -> list:
+    keys = []
+    for path in paths:
+        try:
+            keys.extend(crypto.load_device_public_keys(path))
+        except crypto.KeyFileError as e:
+            fail(f"{path}: {e}")
+    return keys
+
+
+@workspace_group.command("devices")
+@instance_option
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the pinned devices' public keys (PEM) to this file, for intake open --signers.",
+)
+def workspace_devices(instance_dir, export) -> None:
+    """List the devices pinned here: name, id, enrolled, fingerprint, state."""
+    inst = load_instance(instance_dir, "workspace")
+    devices = db.pinned_devices(db.open_database(inst.path)).values()
+    for d in devices:
+        state = d["state"] + (f", revoked {d['revoked']}" if d["revoked"] else "")
+        click.echo(f"{d['device']}  {d['name']:<20} enrolled {d['enrolled']}  {state}")
+        click.echo(f"  fingerprint {d['fingerprint']}")
+    if export is not None:
+        # Only keys still pinned: a device whose key the hub changed is trusted for nothing.
+        pems = [
+            crypto.public_key_pem(crypto.device_public_key(bytes.fromhex(d["public_key"])))
+            for d in devices
+            if d["state"] == "pinned"
+        ]
+        export.write_bytes(b"".join(pems))
+        click.echo(f"Wrote {len(pems)} device keys to {export} (intake open --signers {export})")
+
+
+@workspace_group.command("cases")
+@instance_option
+def workspace_cases(instance_dir) -> None:
+    """List the verified records (from their envelope headers; nothing is opened)."""
+    inst = load_instance(instance_dir, "workspace")
+    database = db.open_database(inst.path)
+    rows = db.cases(database)
+    for r in rows:
+        click.echo(f"{r['name'] or r['device']:<20} {r['id']}  {r['created']}  {r['kind']}")
+    others = db.not_cases(database)
+    click.echo(f"{len(rows)} cases; {len(others)} records held that are not cases (origin)")
+
+
+@workspace_group.command("open")
+@instance_option
+@passphrase_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format.",
+)
+def workspace_open(instance_dir, passphrase_file, output_format) -> None:
+    """Open every verified record of the store with this workspace's key, to stdout."""
+    from intake.instance import InstanceError
+    from intake.workspace.opening import Opener
+    from intake.workspace.reading import CsvWriter, JsonLinesWriter, RecordShapeError, open_envelope
+
+    inst = load_instance(instance_dir, "workspace")
+    try:
+        key_path = inst.coordinator_key_path()
+        opener = Opener.from_file(key_path, read_passphrase(passphrase_file))
+    except (InstanceError, crypto.KeyFileError) as e:
+        fail(str(e))
+    out = sys.stdout.buffer
+    writer = CsvWriter(out) if output_format == "csv" else JsonLinesWriter(out)
+    problems = 0
+    try:
+        for data in db.verified_envelopes(db.open_database(inst.path)):
+            status, value = open_envelope(data, opener, writer.needs_header)
+            try:
+                if status != "ok":
+                    raise RecordShapeError(value)
+                writer.write(value)
+            except RecordShapeError as e:
+                click.echo(f"intake: a record does not open: {e}", err=True)
+                problems += 1
+        writer.close()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1 if problems else 0)
