@@ -71,6 +71,12 @@ class KeyRing:
             entry.last_seen = now
             return entry.user
 
+    def is_alive(self, token: str, now: float) -> bool:
+        """Tell whether a session is still signed in, without counting this as its use."""
+        with self._lock:
+            self._forget_idle(now)
+            return token in self._entries
+
     def drop(self, token: str | None) -> None:
         """Forget a session and its draft key."""
         with self._lock:
@@ -150,7 +156,7 @@ def public(view):
 _LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Return the local path to go to after sign-in; anything else goes home."""
     if not target or not _LOCAL_PATH.fullmatch(target):
         return "/"
@@ -196,16 +202,24 @@ def signin():
     # A new session for the signed-in officer; what is not secret stays: the
     # language chosen, the translation notice seen, today's sealed references.
     kept = {key: session[key] for key in KEPT_ACROSS_SIGN_IN if key in session}
+    _forget(session.get("token"))
     session.clear()
     session.update(kept)
     session["token"] = keyring().add(user, time.time())
     db.purge_expired_drafts(database(), time.time())
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
+
+
+def _forget(token: str | None) -> None:
+    """Forget a session: its draft key, and whatever a role keeps for it (a workspace's key)."""
+    keyring().drop(token)
+    for hook in current_app.extensions.get("intake_lock_hooks", ()):
+        hook(token)
 
 
 def lock_session():
     """Forget this session's draft key and return the redirect to the sign-in page."""
-    keyring().drop(session.pop("token", None))
+    _forget(session.pop("token", None))
     return redirect(url_for("auth.signin", locked=1), 303)
 
 

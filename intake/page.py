@@ -70,7 +70,22 @@ def is_cursor(value) -> bool:
     return isinstance(value, str) and _CURSOR.fullmatch(value) is not None
 
 
-def _header(data: bytes) -> tuple[dict, int]:
+@dataclass(frozen=True)
+class PageHead:
+    """A page's header, checked: what the hub says before the entries."""
+
+    count: int
+    next: str
+    more: bool
+    offset: int  # where the first entry starts
+
+
+def read_head(data: bytes, after: str) -> PageHead:
+    """Check a page's prefix and header, and that its cursor moves as the layout says.
+
+    Enough to ask for the next page while this one's entries are being read
+    (elsewhere); nothing of a page is stored before `entry_spans` read it all.
+    """
     if len(data) < _PREFIX.size:
         raise PageError("truncated in the prefix")
     magic, kind, version, length = _PREFIX.unpack_from(data)
@@ -86,55 +101,67 @@ def _header(data: bytes) -> tuple[dict, int]:
         raise PageError(f"page header is {e}") from None
     if not isinstance(fields, dict) or fields.keys() != HEADER_MEMBERS:
         raise PageError("page header members are not those of the page format")
-    count = fields["count"]
+    count, next_cursor, more = fields["count"], fields["next"], fields["more"]
     if not (
         isinstance(count, int)
         and not isinstance(count, bool)
         and 0 <= count <= MAX_COUNT
-        and isinstance(fields["more"], bool)
-        and is_cursor(fields["next"])
+        and isinstance(more, bool)
+        and is_cursor(next_cursor)
     ):
         raise PageError("page header fields are not those of the page format")
-    return fields, _PREFIX.size + length
+    if int(next_cursor) < int(after):
+        raise PageError("the page's cursor goes backwards")
+    if (count and int(next_cursor) == int(after)) or (not count and more):
+        # A hub that does not move on would have the workspace ask forever.
+        raise PageError("the page's cursor does not move forward")
+    return PageHead(count, next_cursor, more, _PREFIX.size + length)
 
 
-def _take(data: bytes, offset: int, n: int, what: str) -> tuple[bytes, int]:
-    if offset + n > len(data):
-        raise PageError(f"truncated in {what}")
-    return data[offset : offset + n], offset + n
+def entry_spans(data: bytes, head: PageHead) -> list[tuple[str, int, int, int | None]]:
+    """Read a page's entries strictly; return each as (device, start, end, signature start).
 
-
-def _entry(data: bytes, offset: int, index: int) -> tuple[PageEntry, int]:
-    device, offset = _take(data, offset, DEVICE_LENGTH, f"the device of envelope {index}")
-    if not _DEVICE.fullmatch(device):
-        raise PageError(f"envelope {index}: the device id is not 16 lower-case hex digits")
-    raw_length, offset = _take(data, offset, _LENGTH.size, f"the length of envelope {index}")
-    (length,) = _LENGTH.unpack(raw_length)
-    if length > MAX_ENVELOPE_LENGTH:
-        raise PageError(f"envelope {index} is too large")
-    envelope, offset = _take(data, offset, length, f"envelope {index}")
-    flag, offset = _take(data, offset, 1, f"the signature flag of envelope {index}")
-    signature = None
-    if flag == b"\x01":
-        signature, offset = _take(data, offset, SIGNATURE_LENGTH, f"the signature of {index}")
-    elif flag != b"\x00":
-        raise PageError(f"envelope {index}: the signature flag is neither 0 nor 1")
-    return PageEntry(device.decode("ascii"), envelope, signature), offset
+    The envelope is `data[start:end]`; its signature, if it has one, the 64
+    bytes from the signature start. Offsets rather than copies: the pull
+    reads a page in one process and stores it from another.
+    """
+    spans, offset, size = [], head.offset, len(data)
+    for index in range(1, head.count + 1):
+        if offset + DEVICE_LENGTH + _LENGTH.size > size:
+            raise PageError(f"truncated in the device or length of envelope {index}")
+        device = data[offset : offset + DEVICE_LENGTH]
+        if not _DEVICE.fullmatch(device):
+            raise PageError(f"envelope {index}: the device id is not 16 lower-case hex digits")
+        (length,) = _LENGTH.unpack_from(data, offset + DEVICE_LENGTH)
+        if length > MAX_ENVELOPE_LENGTH:
+            raise PageError(f"envelope {index} is too large")
+        start = offset + DEVICE_LENGTH + _LENGTH.size
+        end = start + length
+        if end + 1 > size:
+            raise PageError(f"truncated in envelope {index} or its signature flag")
+        flag, offset = data[end], end + 1
+        signature = None
+        if flag == 1:
+            signature, offset = offset, offset + SIGNATURE_LENGTH
+            if offset > size:
+                raise PageError(f"truncated in the signature of {index}")
+        elif flag != 0:
+            raise PageError(f"envelope {index}: the signature flag is neither 0 nor 1")
+        spans.append((device.decode("ascii"), start, end, signature))
+    if offset != size:
+        raise PageError("trailing bytes after the last envelope")
+    return spans
 
 
 def read_page(data: bytes, after: str) -> Page:
     """Parse a page strictly; its cursor must move forward unless it is empty and the last."""
-    fields, offset = _header(data)
-    entries = []
-    for index in range(1, fields["count"] + 1):
-        entry, offset = _entry(data, offset, index)
-        entries.append(entry)
-    if offset != len(data):
-        raise PageError("trailing bytes after the last envelope")
-    moved = int(fields["next"]) > int(after)
-    if (entries and not moved) or (not entries and fields["more"]):
-        # A hub that does not move on would have the workspace ask forever.
-        raise PageError("the page's cursor does not move forward")
-    if int(fields["next"]) < int(after):
-        raise PageError("the page's cursor goes backwards")
-    return Page(entries, fields["next"], fields["more"])
+    head = read_head(data, after)
+    entries = [
+        PageEntry(
+            device,
+            data[start:end],
+            data[signature : signature + SIGNATURE_LENGTH] if signature is not None else None,
+        )
+        for device, start, end, signature in entry_spans(data, head)
+    ]
+    return Page(entries, head.next, head.more)

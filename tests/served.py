@@ -17,6 +17,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 from unittest import mock
 
@@ -32,6 +33,7 @@ PEOPLE = ("officer", "ngo", "coordinator", "admin")
 QUESTIONNAIRE = "screening-short"
 FIRST_SECTION = "safety"
 SCREENING = "/screening/<uuid:draft_id>"
+CASE = "/cases/<device>/<record_id>"
 SESSIONS = ("out", *PEOPLE)
 HUB_SESSIONS = (*SESSIONS, "device")
 SIGNIN = "302 to /signin"
@@ -202,6 +204,11 @@ class Node:
         if role == "field":
             officer = sign_in(CsrfClient(self.app), "officer")
             self.officers_draft = start_draft(officer)
+        if role == "workspace":
+            # The coordinator's key, so that an unlock can be asked for (and refused).
+            instance.add_coordinator_key(
+                self.inst.path, crypto.private_key_pem(coordinator_key, "x" * 12, log2_n=10)
+            )
         if role == "hub":
             self.field = instance.create(
                 tmp_path / "device", "field", [coordinator_key.public_key()]
@@ -225,6 +232,7 @@ class Node:
         if "<uuid:draft_id>" in rule:
             draft = start_draft(client) if session in ("officer", "ngo") else self.officers_draft
             rule = rule.replace("<uuid:draft_id>", draft)
+        rule = rule.replace("<device>", "0" * 16).replace("<record_id>", str(uuid.UUID(int=1)))
         return rule.replace("<section_id>", FIRST_SECTION).replace("<path:filename>", "intake.css")
 
     def device_request(self, rule: str, method: str) -> dict:

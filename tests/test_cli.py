@@ -230,14 +230,23 @@ def test_signed_batch_with_a_bad_envelope_opens_the_good_ones_exit_1(
 
 
 def test_open_csv_neutralises_formulas(intake_cli, keys, passphrase_file, tmp_path):
+    """The CSV has the workspace export's columns (docs/exports.md), formulas neutralised."""
+    import csv
+    import io
+
+    from intake.workspace.exports import export_columns
+
     key, pub, _, _ = keys
     path = tmp_path / "r.env"
-    path.write_bytes(seal(intake_cli, pub, {"name": '=HYPERLINK("x")', "ti": RECORD["ti"]}))
+    record = {"answers": {"interpreter_id": '=HYPERLINK("x")'}, "ti": RECORD["ti"]}
+    path.write_bytes(seal(intake_cli, pub, record))
     result = open_files(intake_cli, key, passphrase_file, path, extra=("--format", "csv"))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.decode().splitlines()
-    assert lines[0] == "record_id,kind,created,device,questionnaire,name,ti,extra"
-    assert "'=HYPERLINK" in lines[1] and RECORD["ti"] in lines[1]
+    rows = list(csv.reader(io.StringIO(result.stdout.decode(), newline="")))
+    assert rows[0] == export_columns() and len(rows) == 2
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["q_interpreter_id"] == '\'=HYPERLINK("x")'
+    assert json.loads(row["extra_fields"]) == {"ti": RECORD["ti"]}
 
 
 def test_open_with_header(intake_cli, keys, passphrase_file, tmp_path):

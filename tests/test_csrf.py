@@ -23,6 +23,7 @@ from intake import crypto, db, envelope, instance
 from intake.batch import write_batch
 from intake.hub.enrolment import new_code
 from intake.questionnaire import load_questionnaire
+from tests.conftest import PASSPHRASE
 from tests.screening import OFFICER_PASSWORD, fill_section
 from tests.served import (
     FIRST_SECTION,
@@ -35,8 +36,10 @@ from tests.served import (
     sign_in,
     start_draft,
 )
+from tests.workspaces import Device, install_key, screening_record, store_rows
 
 SCREENING = "/screening/<uuid:draft_id>"
+CASE = "/cases/<device>/<record_id>"
 # Hand-written: the only POST routes that take no CSRF token.
 EXEMPT = {"field": set(), "hub": {"/api/v1/enroll", "/api/v1/batches"}, "workspace": set()}
 
@@ -80,6 +83,28 @@ def _start(app, inst):
     return client, {"questionnaire": QUESTIONNAIRE, "respondent_language": "en"}, None
 
 
+def _coordinator(app, inst):
+    """A coordinator signed in, key unlocked (the form of /unlock unlocks it)."""
+    client = sign_in(CsrfClient(app), "coordinator")
+    return client, {"passphrase": PASSPHRASE}, None
+
+
+def _unlocked(form_of):
+    def prepare(app, inst):
+        client, unlock, _ = _coordinator(app, inst)
+        assert client.post("/unlock", data=unlock).status_code == 303
+        return client, form_of(inst), None
+
+    return prepare
+
+
+def _case_of(inst) -> str:
+    database = db.open_database(inst.path)
+    device, record_id = database.execute("SELECT device, id FROM pulled").fetchone()
+    database.close()
+    return f"/cases/{device}/{record_id}"
+
+
 # For each POST route: how to get a session whose valid form would change something.
 PREPARE = {
     "/signin": _signed_out,
@@ -90,10 +115,17 @@ PREPARE = {
     f"{SCREENING}/discard": _with_draft(dict),
     f"{SCREENING}/hand-over": _with_draft(dict),
     f"{SCREENING}/take-back": _handed_over,
+    # The workspace: each accepted form writes to the audit log, if nothing else.
+    "/unlock": _coordinator,
+    f"{CASE}/status": _unlocked(lambda _inst: {"status": "referred"}),
+    "/export": _unlocked(lambda _inst: {"format": "csv", "understood": "yes"}),
+    "/pull": _unlocked(lambda _inst: {}),
 }
 
 
-def _url(rule: str, draft: str | None) -> str:
+def _url(rule: str, draft: str | None, inst) -> str:
+    if rule == f"{CASE}/status":
+        return f"{_case_of(inst)}/status"
     if draft:
         rule = rule.replace("<uuid:draft_id>", draft)
     return rule.replace("<section_id>", FIRST_SECTION)
@@ -102,7 +134,8 @@ def _url(rule: str, draft: str | None) -> str:
 def _state(client, inst) -> tuple:
     """Everything a refused request must leave alone: the database and the session."""
     signed_in = 'action="/lock"' in client.get("/signin").get_data(as_text=True)
-    return database_dump(inst.path), signed_in
+    audit = inst.path / "audit.log"
+    return database_dump(inst.path), signed_in, audit.read_bytes() if audit.exists() else b""
 
 
 def _post_routes(app) -> list[str]:
@@ -112,6 +145,12 @@ def _post_routes(app) -> list[str]:
 @pytest.fixture(params=["field", "hub", "workspace"])
 def node(request, tmp_path, coordinator_key):
     inst = node_with_users(tmp_path / request.param, request.param, [coordinator_key.public_key()])
+    if request.param == "workspace":
+        install_key(inst, coordinator_key)
+        device = Device()
+        device.pin(inst)
+        record = screening_record({"danger_now": "no"}, device=device.id)
+        store_rows(inst, [device.seal(record, [coordinator_key.public_key()])])
     return inst, production_app(inst.path)
 
 
@@ -128,7 +167,7 @@ def test_every_post_refuses_a_missing_or_wrong_token_and_changes_nothing(node):
         if rule in EXEMPT[inst.role]:
             continue
         client, form, draft = PREPARE[rule](app, inst)
-        url = _url(rule, draft)
+        url = _url(rule, draft, inst)
         other = sign_in(CsrfClient(app), "ngo").token()  # valid, but another session's
         token = client.token()
         forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
@@ -142,7 +181,7 @@ def test_every_post_refuses_a_missing_or_wrong_token_and_changes_nothing(node):
         assert accepted.status_code < 400, (rule, accepted.status_code)
         assert _state(client, inst) != before, f"{rule}: the form changes nothing even when valid"
         checked += 1
-    assert checked == {"field": 8, "hub": 2, "workspace": 2}[inst.role]
+    assert checked == {"field": 8, "hub": 2, "workspace": 6}[inst.role]
 
 
 def test_a_token_in_the_header_is_checked_too(node):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.served import HUB_SESSIONS, SCREENING, SESSIONS, SIGNIN, Node, every_rule
+from tests.served import CASE, HUB_SESSIONS, SCREENING, SESSIONS, SIGNIN, Node, every_rule
 
 # fmt: off
 #                                        out     officer  ngo     coord.  admin
@@ -95,8 +95,28 @@ WORKSPACE = {
     ("/lock", "POST"):                   (303,    303,     303,    303,    303),
     ("/static/<path:filename>", "GET"):  (200,    200,     200,    200,    200),
     ("/static/<path:filename>", "POST"): (405,    405,     405,    405,    405),
-    ("/", "GET"):                        (200,    200,     200,    200,    200),
+    # A coordinator goes to the cases; an administrator sees what this node is.
+    ("/", "GET"):                        (SIGNIN, 403,     403,    303,    200),
     ("/", "POST"):                       (405,    405,     405,    405,    405),
+    # The coordinator's pages: a coordinator whose key is still locked is
+    # sent to unlock it (303); nobody else comes in. The POST of /unlock
+    # here carries no passphrase: refused (401).
+    ("/unlock", "GET"):                  (SIGNIN, 403,     403,    200,    403),
+    ("/unlock", "POST"):                 (SIGNIN, 403,     403,    401,    403),
+    ("/cases", "GET"):                   (SIGNIN, 403,     403,    303,    403),
+    ("/cases", "POST"):                  (405,    405,     405,    405,    405),
+    (CASE, "GET"):                       (SIGNIN, 403,     403,    303,    403),
+    (CASE, "POST"):                      (405,    405,     405,    405,    405),
+    (f"{CASE}/status", "GET"):           (405,    405,     405,    405,    405),
+    (f"{CASE}/status", "POST"):          (SIGNIN, 403,     403,    303,    403),
+    ("/export", "GET"):                  (405,    405,     405,    405,    405),
+    ("/export", "POST"):                 (SIGNIN, 403,     403,    303,    403),
+    ("/dashboard", "GET"):               (SIGNIN, 403,     403,    303,    403),
+    ("/dashboard", "POST"):              (405,    405,     405,    405,    405),
+    ("/devices", "GET"):                 (SIGNIN, 403,     403,    303,    403),
+    ("/devices", "POST"):                (405,    405,     405,    405,    405),
+    ("/pull", "GET"):                    (405,    405,     405,    405,    405),
+    ("/pull", "POST"):                   (SIGNIN, 403,     403,    303,    403),
 }
 # fmt: on
 

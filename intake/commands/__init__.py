@@ -12,7 +12,9 @@ import click
 
 from intake.commands import (
     assess,
+    audit,
     demo,
+    export,
     field,
     hub,
     keys,
@@ -66,5 +68,7 @@ for command in (
     workspace.connect_command,
     workspace.pull_command,
     workspace.workspace_group,
+    audit.audit_group,
+    export.export_command,
 ):
     main.add_command(command)

@@ -272,6 +272,36 @@ def _m0007_coordinator_tokens_and_workspace(db: sqlite_utils.Database) -> None:
     db["pull_state"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations(name="0008_case_store")
+def _m0008_case_store(db: sqlite_utils.Database) -> None:
+    # Workspace: what its coordinator's key opened. Nothing here is readable
+    # without that key: the store key is sealed to it (store_meta), and the
+    # case summaries the list, filters and search need are kept in chunks
+    # encrypted under the store key. A case's workflow status (new, in
+    # review, referred, closed) is not an answer and stays in the clear, so
+    # that it can change without rewriting a chunk.
+    db["store_meta"].create({"key": str, "value": bytes}, pk="key", not_null={"value"})
+    db["case_chunks"].create(
+        {"chunk": int, "nonce": bytes, "data": bytes, "cases": int, "written": str},
+        pk="chunk",
+        not_null={"nonce", "data", "cases", "written"},
+    )
+    db["cases"].create(
+        {
+            "device": str,
+            "id": str,
+            "chunk": int,  # the index chunk that holds its summary (null: not opened)
+            "state": str,  # opened | not_for_key | unopenable
+            "reason": str,
+            "status": str,  # new | in_review | referred | closed
+            "status_changed": str,
+            "status_by": str,
+        },
+        pk=("device", "id"),
+        not_null={"state", "status"},
+    )
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database whose write transactions wait their turn, never fail.
 

@@ -6,6 +6,8 @@ checked itself; opened records are never written here.
 
 from __future__ import annotations
 
+import json
+
 # -- hub: coordinator access tokens (hashes only) -------------------------
 
 
@@ -66,27 +68,45 @@ def store_pulled(db, rows: list[dict], state: dict | None = None) -> list[dict]:
     under the same device and id: a hub cannot block a record by handing out
     a forgery under its id first.
     """
-    new = []
+    stored = [False] * len(rows)
     with db.atomic():
-        for row in rows:
-            values = [row[c] for c in _PULLED_COLUMNS]
-            cursor = db.execute(
-                f"INSERT INTO pulled ({', '.join(_PULLED_COLUMNS)})"  # noqa: S608 - fixed names
-                f" VALUES ({', '.join('?' * len(_PULLED_COLUMNS))})"
-                " ON CONFLICT (device, id) DO UPDATE SET"
-                f" {', '.join(f'{c} = excluded.{c}' for c in _PULLED_COLUMNS[2:])}"
-                " WHERE pulled.origin != 'verified' AND excluded.origin = 'verified'",
-                values,
-            )
-            if cursor.rowcount:
-                new.append(row)
+        # A page is mostly new records: those go in with one statement. A
+        # record already held, or handed out twice on one page, takes the
+        # careful way below, one by one and in order.
+        held, fresh, again = _held(db, rows), [], []
+        for index, row in enumerate(rows):
+            key = (row["device"], row["id"])
+            (again if key in held else fresh).append(index)
+            held.add(key)
+        db.conn.executemany(_INSERT, [[rows[i][c] for c in _PULLED_COLUMNS] for i in fresh])
+        for index in fresh:
+            stored[index] = True
+        for index in again:
+            values = [rows[index][c] for c in _PULLED_COLUMNS]
+            stored[index] = db.execute(_UPSERT, values).rowcount > 0
         for key, value in (state or {}).items():
             db.execute(
                 "INSERT INTO pull_state (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [key, value],
             )
-    return new
+    return [row for row, new in zip(rows, stored, strict=True) if new]
+
+
+def _held(db, rows: list[dict]) -> set[tuple[str, str]]:
+    """Return which of these rows' (device, id) the store already holds."""
+    if not rows:
+        return set()
+    keys = json.dumps([[row["device"], row["id"]] for row in rows])
+    return {
+        (device, record_id)
+        for device, record_id in db.execute(
+            "SELECT p.device, p.id FROM json_each(?) AS k"
+            " JOIN pulled AS p ON p.device = json_extract(k.value, '$[0]')"
+            " AND p.id = json_extract(k.value, '$[1]')",
+            [keys],
+        )
+    }
 
 
 _PULLED_COLUMNS = (
@@ -100,6 +120,15 @@ _PULLED_COLUMNS = (
     "received",
     "origin",
     "reason",
+)
+_INSERT = (
+    f"INSERT INTO pulled ({', '.join(_PULLED_COLUMNS)})"  # noqa: S608 - fixed names
+    f" VALUES ({', '.join('?' * len(_PULLED_COLUMNS))})"
+)
+_UPSERT = (
+    f"{_INSERT} ON CONFLICT (device, id) DO UPDATE SET"
+    f" {', '.join(f'{c} = excluded.{c}' for c in _PULLED_COLUMNS[2:])}"
+    " WHERE pulled.origin != 'verified' AND excluded.origin = 'verified'"
 )
 
 

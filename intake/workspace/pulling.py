@@ -8,18 +8,19 @@ the workspace, with the device keys it pinned (see `origin`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from intake import crypto, db, http, instance
 from intake.envelope import utc_now
-from intake.page import PageError, read_page
+from intake.page import SIGNATURE_LENGTH, PageError, PageHead, entry_spans, read_head
 from intake.workspace import origin
 
 PAGE_LIMIT = 5_000
-JUDGE_CHUNK = 500
 TOKEN_FILE = "hub.token"  # noqa: S105 - a file name, not a secret
 
 
@@ -112,66 +113,155 @@ def pull(
 ) -> PullReport:
     """Pin new devices, then fetch and store every page after the stored cursor.
 
-    With `jobs` > 1, worker processes check the signatures of one page
-    while the next is being fetched (Ed25519 verification is most of the work).
+    With `jobs` > 1, worker processes read and check whole pages (Ed25519
+    verification is most of the work) while this process fetches the next
+    pages and stores the checked ones, in order, each with its cursor.
     """
     inst.require_role("workspace")
-    database = db.open_database(inst.path)
+    # Forked before the database is opened: the workers never hold it.
     pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
+    database = db.open_database(inst.path)
     try:
         url, token, pin = _connection_of(inst, database)
         report = PullReport()
         report.pinning = origin.pin_devices(database, fetch_devices(url, token, pin))
         pinned = db.pinned_devices(database)
 
-        def fetch(after: str):
-            _type, body = _get(url, f"/api/v1/envelopes?after={after}&limit={limit}", token, pin)
-            try:
-                return read_page(body, after)
-            except PageError as e:
-                raise PullError(f"the hub's page after {after}: {e}") from None
+        def fetch(after: str) -> _Fetched:
+            body = _get(url, f"/api/v1/envelopes?after={after}&limit={limit}", token, pin)[1]
+            with _page_after(after):
+                head = read_head(body, after)
+            return _Fetched(after, body, head, _judge(pool, body, after, pinned))
 
-        page = fetch(db.get_pull_state(database, "cursor") or "0")
-        while True:
-            judging = _judge_async(pool, page.entries, pinned)
-            following = fetch(page.next) if page.more else None
-            rows = _collect(judging, report)
-            report.count(db.store_pulled(database, rows, {"cursor": page.next}), len(rows))
+        # Pages in flight: one being checked per worker and one waiting, so
+        # no worker waits while a page is fetched or stored.
+        depth = jobs + 1 if pool is not None else 1
+        for page in _in_order(fetch, db.get_pull_state(database, "cursor") or "0", depth):
+            rows = _rows(page, report)
+            report.count(db.store_pulled(database, rows, {"cursor": page.head.next}), len(rows))
             progress(report)
-            if following is None:
-                return report
-            page = following
+        return report
     finally:
         if pool is not None:
-            pool.close()
+            pool.terminate()  # after a refused page, the pages behind it are not wanted
             pool.join()
         database.close()
 
 
-def _judge_chunk(entries: list, pinned: dict) -> list[tuple]:
-    return [
-        (e.device, origin.check_record(e.device, e.envelope, e.signature, pinned)) for e in entries
-    ]
+@dataclass
+class _Fetched:
+    """A page fetched, its header checked, its entries being checked; not yet stored."""
+
+    after: str
+    body: bytes
+    head: PageHead
+    judging: object  # its .get() answers _judge_page(body, after, ...)
 
 
-def _judge_async(pool, entries: list, pinned: dict) -> list:
-    """Start checking a page's records: in the workers if there are any, else now."""
-    if pool is None:
-        return [_judge_chunk(entries, pinned)]
-    chunks = [entries[i : i + JUDGE_CHUNK] for i in range(0, len(entries), JUDGE_CHUNK)]
-    return [pool.apply_async(_judge_chunk, (chunk, pinned)) for chunk in chunks]
+@contextlib.contextmanager
+def _page_after(after: str) -> Iterator[None]:
+    try:
+        yield
+    except PageError as e:
+        raise PullError(f"the hub's page after {after}: {e}") from None
 
 
-def _collect(judging: list, report: PullReport) -> list[dict]:
-    received, rows = utc_now(), []
-    for part in judging:
-        for device, row in part if isinstance(part, list) else part.get():
-            if row is None:
-                # No header, so no id to keep it under: reported, never a case.
-                report.refused += 1
-                report.refusals.append(
-                    {"device": device, "id": "?", "reason": "not a well-formed envelope"}
-                )
+def _in_order(fetch: Callable[[str], _Fetched], after: str, depth: int) -> Iterator[_Fetched]:
+    """Yield the pages after the cursor in order, fetching up to `depth` ahead.
+
+    A fetch that fails is raised after the pages fetched before it, so that
+    they are stored and the next pull starts after them.
+    """
+    pending: deque[_Fetched] = deque()
+    more, failure = True, None
+    while more or pending:
+        if more and len(pending) < depth:
+            try:
+                page = fetch(after)
+            except PullError as e:
+                more, failure = False, e
                 continue
-            rows.append({**row, "source": "hub", "received": received})
+            pending.append(page)
+            after, more = page.head.next, page.head.more
+            continue
+        yield pending.popleft()
+    if failure is not None:
+        raise failure
+
+
+def _judge_page(body: bytes, after: str, pinned: dict) -> list[tuple]:
+    """Read a page strictly and judge each record's origin; return compact answers.
+
+    Run in a worker: each entry comes back as (device, start, end, signature
+    start, judgement), the envelope bytes staying in the page the main
+    process holds. The judgement is None for an envelope with no header, or
+    (id, kind, created, origin, reason).
+    """
+    judged = []
+    for device, start, end, signature in entry_spans(body, read_head(body, after)):
+        envelope = body[start:end]
+        signed = body[signature : signature + SIGNATURE_LENGTH] if signature is not None else None
+        row = origin.check_record(device, envelope, signed, pinned)
+        verdict = None if row is None else tuple(row[c] for c in _VERDICT)
+        judged.append((device, start, end, signature, verdict))
+    return judged
+
+
+_VERDICT = ("id", "kind", "created", "origin", "reason")
+
+
+class _Done:
+    """An answer already computed, read like a worker's."""
+
+    def __init__(self, compute: Callable[[], list[tuple]]):
+        try:
+            self.value, self.error = compute(), None
+        except PageError as e:
+            self.value, self.error = None, e
+
+    def get(self) -> list[tuple]:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _judge(pool, body: bytes, after: str, pinned: dict):
+    """Start checking a page: in a worker if there are any, else now."""
+    if pool is None:
+        return _Done(lambda: _judge_page(body, after, pinned))
+    return pool.apply_async(_judge_page, (body, after, pinned))
+
+
+def _rows(page: _Fetched, report: PullReport) -> list[dict]:
+    """Wait for a page's judgement; return its rows for the store."""
+    with _page_after(page.after):
+        judged = page.judging.get()
+    received, body, rows = utc_now(), page.body, []
+    for device, start, end, signature, verdict in judged:
+        if verdict is None:
+            # No header, so no id to keep it under: reported, never a case.
+            report.refused += 1
+            report.refusals.append(
+                {"device": device, "id": "?", "reason": "not a well-formed envelope"}
+            )
+            continue
+        record_id, kind, created, state, reason = verdict
+        rows.append(
+            {
+                "device": device,
+                "id": record_id,
+                "kind": kind,
+                "created": created,
+                "envelope": body[start:end],
+                "signature": (
+                    body[signature : signature + SIGNATURE_LENGTH]
+                    if signature is not None
+                    else None
+                ),
+                "source": "hub",
+                "received": received,
+                "origin": state,
+                "reason": reason,
+            }
+        )
     return rows

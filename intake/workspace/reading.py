@@ -9,7 +9,6 @@ naming the file (and the record, inside a batch) and the reason.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -27,13 +26,10 @@ from intake.batch import (
 )
 from intake.envelope import EnvelopeError, NotRecipientError, canonical_json
 from intake.workspace import parallel
+from intake.workspace.exports import Case, CsvCases
 from intake.workspace.opening import Opener
 
 OK, PARTIAL, FAILED = 0, 1, 2
-HEADER_COLUMNS = ("record_id", "kind", "created", "device", "questionnaire")
-# A cell starting with one of these is a formula to a spreadsheet; the text
-# was typed in the field, so it is neutralised before a coordinator opens it.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class JsonLinesWriter:
@@ -73,57 +69,39 @@ class JsonLinesWriter:
         self.flush()
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value) if not isinstance(value, bool) else ("true" if value else "false")
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 class RecordShapeError(Exception):
     """An opened record cannot be written in the chosen format."""
 
 
 class CsvWriter:
-    """Write one row per record; columns come from the first record.
+    """Write one row per record in the workspace export's columns (exports.py).
 
-    Fields a later record has beyond those columns go, as JSON, into a last
-    column `extra`, so that memory stays constant without a second pass.
+    The columns are fixed, so memory stays constant: a record of another
+    questionnaire or kind gets the header columns and empty answers, and
+    whatever no column holds goes, as JSON, into `extra_fields` and
+    `extra_answers`. Nothing is written, not even the header row, until a
+    record opens.
     """
-
-    def __init__(self, out: BinaryIO):
-        self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        self.writer = csv.writer(self.text)
-        self.fields: list[str] | None = None
 
     needs_header = True
 
+    def __init__(self, out: BinaryIO):
+        self.cases = CsvCases(out)
+
     def write(self, opened: Opened) -> None:
-        header = opened.header
         try:
             values = json.loads(opened.record)
         except (ValueError, RecursionError):
             raise RecordShapeError("the record is not JSON") from None
         if not isinstance(values, dict):
             raise RecordShapeError("the record is not a JSON object")
-        if self.fields is None:
-            self.fields = [k for k in values if k not in HEADER_COLUMNS]
-            self.writer.writerow([_cell(c) for c in [*HEADER_COLUMNS, *self.fields, "extra"]])
-        extra = {k: v for k, v in values.items() if k not in self.fields}
-        row = [header["id"], header["kind"], header["created"], header["device"]]
-        row.append(header["questionnaire"])
-        row += [values.get(k) for k in self.fields]
-        row.append(extra or None)
-        self.writer.writerow([_cell(v) for v in row])
+        self.cases.write(Case(opened.header, values))
 
     def flush(self) -> None:
-        self.text.flush()
+        self.cases.flush()
 
     def close(self) -> None:
-        self.flush()
-        self.text.detach()
+        self.cases.close()
 
 
 @dataclass

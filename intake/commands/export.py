@@ -1,0 +1,78 @@
+"""`intake export`: the workspace's cases, all or filtered, as CSV, Excel or HTCDS."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+import click
+
+from intake import crypto, db
+from intake.commands.common import (
+    fail,
+    instance_option,
+    load_instance,
+    passphrase_option,
+    read_passphrase,
+)
+
+FORMATS = ("csv", "xlsx", "htcds")
+
+
+@click.command("export")
+@instance_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="File format.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write (replaced if it exists; readable by you only).",
+)
+@passphrase_option
+@click.option("--status", help="new, in_review, referred or closed.")
+@click.option("--since", help="Sealed on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Sealed on or before this date (YYYY-MM-DD).")
+@click.option("--post", help="Field post: the device id (intake workspace devices).")
+@click.option("--outcome", help="refer_now, consider_referral or no_indicators.")
+@click.option("--language", help="The person's language code (for example ti).")
+@click.option("--age", type=click.Choice(("adult", "child")), help="Adults or children only.")
+@click.option("--urgent", is_flag=True, help="Only cases with an urgent flag.")
+@click.option("--search", help="Text that the reference, officer or typed answers hold.")
+def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **filters) -> None:
+    """Write the workspace's cases (all, or those a filter keeps) to a file.
+
+    The file holds the answers in the clear: keep it on an encrypted disk and
+    delete it when done. Each export is written to the audit log.
+    """
+    from intake.workspace import exporting
+    from intake.workspace.audit import AuditLog
+    from intake.workspace.index import Filter, FilterError
+    from intake.workspace.opening import Opener
+    from intake.workspace.unlocked import open_store
+
+    inst = load_instance(instance_dir, "workspace")
+    try:
+        flt = Filter.parse({**filters, "urgent": "yes" if urgent else "", "q": search or ""})
+    except FilterError as e:
+        fail(f"filter: {e}")
+    try:
+        opener = Opener.from_file(inst.coordinator_key_path(), read_passphrase(passphrase_file))
+    except crypto.CryptoError as e:
+        fail(f"{inst.coordinator_key_path()}: {e}")
+    database = db.open_database(inst.path)
+    try:
+        index = open_store(database, opener)
+        selected = index.select(flt)
+        partial = out.with_name(f".{out.name}.partial")
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            count = exporting.export(database, opener, selected, fmt, f)
+        partial.replace(out)
+    finally:
+        database.close()
+    AuditLog(inst.path).append(
+        f"cli:{getpass.getuser()}", "export", None,
+        {"format": fmt, "cases": count, "filter": flt.describe()},
+    )  # fmt: skip
+    click.echo(f"Wrote {count} of {len(index)} cases to {out} ({fmt})")
+    click.echo("The file holds answers in the clear: keep it safe and delete it when done.")

@@ -1,0 +1,277 @@
+"""The case index: every opened case's summary, in memory only, for the list, filters and search.
+
+Built at unlock from the encrypted chunks of the case store and dropped at
+lock. 100,000 cases take a few tens of megabytes as slotted objects, and a
+filter is one pass over them: no database query ever sees an answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, fields
+
+from intake.db.case_store import STATUSES
+
+OUTCOMES = ("refer_now", "consider_referral", "no_indicators")
+AGES = ("adult", "child")
+PAGE_SIZE = 50
+MAX_SEARCH = 200
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_DEVICE = re.compile(r"[0-9a-f]{16,64}")
+
+
+class FilterError(ValueError):
+    """A filter value that is not one of the allowed ones."""
+
+
+class Case:
+    """One opened case's summary, its status and its field post."""
+
+    __slots__ = (
+        "device",
+        "id",
+        "created",
+        "kind",
+        "questionnaire",
+        "reference",
+        "officer",
+        "language",
+        "officer_language",
+        "child",
+        "outcome",
+        "dimensions",
+        "urgent",
+        "text",
+        "identifying",
+        "status",
+        "status_changed",
+        "post",
+    )
+
+    def __init__(self, s: dict, status: tuple[str, str | None], post: str):
+        self.device, self.id, self.created, self.kind = s["d"], s["i"], s["c"], s["k"]
+        self.questionnaire, self.reference, self.officer = s["q"], s["r"], s["o"]
+        self.language, self.officer_language = s["lr"], s["lo"]
+        self.child, self.outcome = s["ch"], s["out"]
+        self.dimensions, self.urgent = tuple(s["dim"]), tuple(s["u"])
+        self.text, self.identifying = s["t"], tuple(s["p"])
+        self.status, self.status_changed = status
+        self.post = post
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.device, self.id)
+
+    @property
+    def day(self) -> str:
+        return self.created[:10]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the coordinator narrowed the list to; every value checked against what may be."""
+
+    status: str = ""
+    since: str = ""
+    until: str = ""
+    post: str = ""
+    outcome: str = ""
+    language: str = ""
+    age: str = ""
+    urgent: str = ""
+    q: str = ""
+
+    @classmethod
+    def parse(cls, values) -> Filter:
+        """Build a filter from query arguments (or CLI options); refuse any value out of place."""
+        raw = {f.name: (values.get(f.name) or "").strip() for f in fields(cls)}
+        _one_of(raw["status"], STATUSES, "status")
+        _one_of(raw["outcome"], OUTCOMES, "outcome")
+        _one_of(raw["age"], AGES, "age")
+        _one_of(raw["urgent"], ("yes",), "urgent")
+        for name in ("since", "until"):
+            if raw[name]:
+                _date(raw[name], name)
+        if raw["post"] and not _DEVICE.fullmatch(raw["post"]):
+            raise FilterError("post: not a device id")
+        if raw["language"] and not _LANGUAGE.fullmatch(raw["language"]):
+            raise FilterError("language: not a language code")
+        if len(raw["q"]) > MAX_SEARCH or not raw["q"].isprintable():
+            raise FilterError(f"q: at most {MAX_SEARCH} printable characters")
+        return cls(**raw)
+
+    def as_args(self) -> dict[str, str]:
+        """Return the filter's non-empty values (for links and forms)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+    def describe(self) -> str:
+        """Describe the filter for the audit log, without the search text (it may be a name)."""
+        args = {k: v for k, v in self.as_args().items() if k != "q"}
+        if self.q:
+            args["q"] = "(search)"
+        return ";".join(f"{k}={v}" for k, v in args.items()) or "all"
+
+    def matches(self, case: Case) -> bool:
+        return (
+            (not self.status or case.status == self.status)
+            and (not self.since or case.day >= self.since)
+            and (not self.until or case.day <= self.until)
+            and (not self.post or case.device == self.post)
+            and (not self.outcome or case.outcome == self.outcome)
+            and (not self.language or case.language == self.language)
+            and (not self.age or case.child == (self.age == "child"))
+            and (not self.urgent or bool(case.urgent))
+        )
+
+
+def _one_of(value: str, allowed, name: str) -> None:
+    if value and value not in allowed:
+        raise FilterError(f"{name}: one of {', '.join(allowed)}")
+
+
+def _date(value: str, name: str) -> None:
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"{name}: a date as YYYY-MM-DD") from None
+
+
+class CaseIndex:
+    """Every opened case, newest first, with the buckets that find possible duplicates."""
+
+    def __init__(self):
+        self.cases: list[Case] = []
+        self.by_key: dict[tuple[str, str], Case] = {}
+        self._phones: dict[str, list[Case]] = defaultdict(list)
+        self._profiles: dict[tuple, list[Case]] = defaultdict(list)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def add(self, summaries, statuses: dict, posts: dict[str, str]) -> int:
+        """Add summaries not already held; return how many were new."""
+        added = []
+        for s in summaries:
+            key = (s["d"], s["i"])
+            if key in self.by_key:
+                continue
+            case = Case(s, statuses.get(key, ("new", None)), posts.get(s["d"], s["d"][:12]))
+            self.by_key[key] = case
+            added.append(case)
+            self._remember(case)
+        if added:
+            self.cases.extend(added)
+            # Newest first; equal times in a stable, meaningful order.
+            self.cases.sort(key=lambda c: (c.created, c.device, c.id), reverse=True)
+        return len(added)
+
+    def _remember(self, case: Case) -> None:
+        phone, nationality, gender, age, country = case.identifying
+        if phone:
+            self._phones[phone].append(case)
+        if nationality and gender and country and age is not None:
+            self._profiles[(nationality, gender, country, age)].append(case)
+
+    def set_status(self, key: tuple[str, str], status: str, when: str) -> None:
+        case = self.by_key.get(key)
+        if case is not None:
+            case.status, case.status_changed = status, when
+
+    def select(self, flt: Filter) -> list[Case]:
+        """Return the cases the filter and search keep, newest first."""
+        terms = flt.q.casefold().split()
+        if not flt.as_args():
+            return self.cases
+        return [c for c in self.cases if flt.matches(c) and all(term in c.text for term in terms)]
+
+    def possible_duplicates(self, case: Case) -> list[Case]:
+        """Return other cases that may be the same person: the same phone, or the same profile.
+
+        A profile is nationality, gender, country of exploitation and an age
+        within a year. Nothing is merged: the coordinator decides.
+        """
+        found: dict[tuple[str, str], Case] = {}
+        phone, nationality, gender, age, country = case.identifying
+        if phone:
+            found.update((c.key, c) for c in self._phones.get(phone, ()))
+        if nationality and gender and country and age is not None:
+            for near in (age - 1, age, age + 1):
+                found.update(
+                    (c.key, c) for c in self._profiles.get((nationality, gender, country, near), ())
+                )
+        found.pop(case.key, None)
+        return sorted(found.values(), key=lambda c: c.created, reverse=True)
+
+    def has_duplicates(self, case: Case) -> bool:
+        phone, nationality, gender, age, country = case.identifying
+        if phone and len(self._phones.get(phone, ())) > 1:
+            return True
+        if nationality and gender and country and age is not None:
+            near = sum(
+                len(self._profiles.get((nationality, gender, country, a), ()))
+                for a in (age - 1, age, age + 1)
+            )
+            return near > 1
+        return False
+
+    def choices(self) -> dict[str, list]:
+        """Return what the filters can offer: the field posts and languages present."""
+        posts = {c.device: c.post for c in self.cases}
+        return {
+            "posts": sorted(posts.items(), key=lambda p: p[1].casefold()),
+            "languages": sorted({c.language for c in self.cases if c.language}),
+        }
+
+
+def page_of(cases: list[Case], number: int, size: int = PAGE_SIZE) -> tuple[list[Case], int]:
+    """Return one page (numbered from 1) and the number of pages."""
+    pages = max(1, -(-len(cases) // size))
+    number = min(max(1, number), pages)
+    return cases[(number - 1) * size : number * size], pages
+
+
+@dataclass
+class Figures:
+    """What the dashboard draws, for the cases a filter keeps."""
+
+    total: int
+    by_month: list[tuple[str, int]]
+    outcomes: list[tuple[str, int]]
+    dimensions: list[tuple[str, int]]
+    posts: list[tuple[str, int]]
+    languages: list[tuple[str, int]]
+    ages: list[tuple[str, int]]
+    statuses: list[tuple[str, int]]
+    urgent: int
+
+
+def figures(cases: list[Case]) -> Figures:
+    """Count the cases by month, outcome, positive dimension, post, language, age and status."""
+    months, outcomes, dims = Counter(), Counter(), Counter()
+    posts, languages, ages, statuses = Counter(), Counter(), Counter(), Counter()
+    urgent = 0
+    for c in cases:
+        months[c.created[:7]] += 1
+        outcomes[c.outcome] += 1
+        dims.update(c.dimensions)
+        posts[c.post] += 1
+        languages[c.language or "?"] += 1
+        ages["child" if c.child else "adult"] += 1
+        statuses[c.status] += 1
+        urgent += bool(c.urgent)
+    return Figures(
+        total=len(cases),
+        by_month=sorted(months.items()),
+        outcomes=[(o, outcomes[o]) for o in OUTCOMES if outcomes[o]],
+        dimensions=dims.most_common(),
+        posts=posts.most_common(),
+        languages=languages.most_common(),
+        ages=[(a, ages[a]) for a in AGES if ages[a]],
+        statuses=[(s, statuses[s]) for s in STATUSES if statuses[s]],
+        urgent=urgent,
+    )
