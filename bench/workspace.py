@@ -83,6 +83,7 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
             command = [sys.executable, "-m", "intake", "pull", "--instance", str(workspace.path)]
             command += ["--jobs", str(args.jobs)] if args.jobs else []
+            load_before = os.getloadavg()[0]
             start = time.perf_counter()
             result = subprocess.run(command, capture_output=True, env=env, check=False)  # noqa: S603
             elapsed = time.perf_counter() - start
@@ -98,9 +99,13 @@ def main() -> None:
             f" records/s (pages of up to 5,000; hub and workspace on loopback; target 5,000)"
         )
         print(f"peak memory of intake pull: {peak:.0f} MiB (its largest process)")
-        # On a shared machine the wall clock measures the neighbours too.
+        # On a shared machine the wall clock measures the neighbours too: the
+        # load before the pull is theirs (and this bench's sealing), after it ours too.
         load = os.getloadavg()[0]
-        print(f"CPU time of intake pull and its workers: {cpu:.2f} s (load average {load:.1f})")
+        print(
+            f"CPU time of intake pull and its workers: {cpu:.2f} s"
+            f" (load average {load_before:.1f} before the pull, {load:.1f} after)"
+        )
 
 
 if __name__ == "__main__":

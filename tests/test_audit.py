@@ -112,7 +112,9 @@ def test_entries_are_canonical_lines_chained_by_hash(workspace, database):
         ("amina", "export", None, {f"k{i}": i for i in range(13)}),
     ],
 )
-def test_a_malformed_entry_is_refused_and_nothing_written(workspace, actor, action, subject, detail):
+def test_a_malformed_entry_is_refused_and_nothing_written(
+    workspace, actor, action, subject, detail
+):
     with pytest.raises(AuditError):
         AuditLog(workspace).append(actor, action, subject, detail)
     assert not (workspace / "audit.log").exists()
@@ -226,7 +228,13 @@ def test_removed_moved_added_and_rewritten_entries_are_named(workspace, database
     for e in entries:
         e = {**e, "actor": "nobody", "prev": rewritten[-1]["hash"] if rewritten else ZERO}
         rewritten.append({**e, "hash": expected_hash(e)})
+    unlinked = {**entries[2], "actor": "nobody", "prev": ZERO}  # its own hash right
+    unlinked["hash"] = expected_hash(unlinked)
+    linked = {**entries[2], "actor": "nobody"}  # follows entry 2: entry 4 does not follow it
+    linked["hash"] = expected_hash(linked)
     cases = {
+        "entry replaced, not linked": (b"".join([*lines[:2], line_of(unlinked), *lines[3:]]), 3),
+        "entry replaced, linked": (b"".join([*lines[:2], line_of(linked), *lines[3:]]), 4),
         "last line deleted": (b"".join(lines[:4]), 5),
         "middle line deleted": (b"".join(lines[:2] + lines[3:]), 3),
         "two lines swapped": (b"".join([lines[0], lines[2], lines[1], *lines[3:]]), 2),
@@ -320,3 +328,20 @@ def test_the_command_needs_a_workspace(field_instance, intake_cli):
     result = intake_cli("audit", "verify", "--instance", field_instance.path)
     assert result.returncode == 2
     assert b"workspace" in result.stderr
+
+
+def test_the_restart_command_keeps_the_broken_log(workspace, database, intake_cli):
+    original = five_entries(workspace, database)
+    result = intake_cli("audit", "restart", "--instance", workspace)
+    assert result.returncode == 2
+    assert (
+        result.stderr.decode() == "intake: the audit log is intact: there is nothing to restart\n"
+    )
+    (workspace / "audit.log").write_bytes(original[:-1])
+    result = intake_cli("audit", "restart", "--instance", workspace)
+    assert result.returncode == 0, result.stderr
+    assert "it broke at entry #5 (line 5): the line has no newline" in result.stdout.decode()
+    [kept] = workspace.glob("audit-broken-*.log")
+    assert kept.read_bytes() == original[:-1]
+    assert [e["action"] for e in read_entries(workspace)] == ["audit_restarted"]
+    assert intake_cli("audit", "verify", "--instance", workspace).returncode == 0

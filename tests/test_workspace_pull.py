@@ -21,8 +21,10 @@ import pytest
 
 from intake import crypto, db, envelope, instance
 from intake.batch import record_signature
+from intake.hub.coordinators import new_token
 from tests.browser import LiveServer
 from tests.conftest import run_intake, write_key_pair
+from tests.hubs import enrol_field, sealed_records
 
 
 @pytest.fixture
@@ -291,33 +293,95 @@ def test_connect_and_pull_over_tls_trust_exactly_the_pinned_certificate(tmp_path
         server.stop()
 
 
-def test_a_pull_cut_between_pages_resumes_where_it_stopped(tmp_path, nodes, monkeypatch):
+def _records_on_hub(hub, field, coordinator_key, n: int) -> tuple[list[str], str]:
+    """Store n screenings signed by the field device on the hub, as a sync would; add a token."""
+    device = field.device_id()
+    records = sealed_records([coordinator_key.public_key()], n, device)
+    rows = [
+        (r.record_id, r.kind, r.created, r.data, record_signature(field.device_key(), r.data))
+        for r in records
+    ]
+    batch = {
+        "batch_id": "00000000-0000-4000-8000-000000000001", "device": device,
+        "received": envelope.utc_now(), "count": n, "rejected": 0, "source": "http",
+    }  # fmt: skip
+    database = db.open_database(hub.path)
+    db.store_batch(database, batch, rows)
+    token = new_token(database, "Coordinator A")
+    database.close()
+    return [r.record_id for r in records], token
+
+
+def _held(ws) -> tuple[str | None, list[str]]:
+    """Return the workspace's stored cursor and its cases' ids, sorted."""
+    database = db.open_database(ws.path)
+    try:
+        return db.get_pull_state(database, "cursor"), sorted(c["id"] for c in db.cases(database))
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_pull_cut_at_any_page_resumes_after_the_last_page_stored(
+    tmp_path, nodes, coordinator_key, monkeypatch, jobs
+):
     from intake.workspace import pulling
 
-    hub, server, field, key_file = nodes
-    _enrol(hub, server, field, "Crossing 7")
-    ids = _seal_on_field(field, [{"i": 1}, {"i": 2}, {"i": 3}])
-    _ok(run_intake("sync", "--instance", field.path))
-    ws, _token = _workspace(tmp_path, key_file, hub, server)
-    real_read_page, pages = pulling.read_page, []
+    hub, server, field, _key_file = nodes
+    enrol_field(hub, field)
+    ids, token = _records_on_hub(hub, field, coordinator_key, 3)  # seq 1, 2, 3: three pages
+    real_get = pulling._get
+    for cut_at in (1, 2, 3):
+        for how in ("cut", "truncated"):
+            ws = instance.create(tmp_path / f"ws-{cut_at}-{how}", "workspace", [])
+            pulling.connect(ws, server.url, token, None)
+            asked = []
 
-    def cut_after_two_pages(body, after):
-        if len(pages) == 2:
-            raise pulling.PageError("the connection was cut")
-        pages.append(after)
-        return real_read_page(body, after)
+            def failing_get(url, path, token, pin, cut_at=cut_at, how=how, asked=asked):
+                content_type, body = real_get(url, path, token, pin)
+                if path.startswith("/api/v1/envelopes"):
+                    asked.append(path)
+                    if len(asked) == cut_at and how == "cut":
+                        raise pulling.PullError("the connection was cut")
+                    if len(asked) == cut_at:
+                        body = body[:-1]  # its header reads well; its last entry does not
+                return content_type, body
 
-    monkeypatch.setattr(pulling, "read_page", cut_after_two_pages)
-    with pytest.raises(pulling.PullError, match="the connection was cut"):
-        pulling.pull(instance.load(ws), limit=1)
-    database = db.open_database(ws)
-    # The first page is stored with its cursor; the second was fetched but not yet stored.
-    assert db.get_pull_state(database, "cursor") == "1"
-    assert len(db.cases(database)) == 1
-    database.close()
-    monkeypatch.setattr(pulling, "read_page", real_read_page)
-    report = pulling.pull(instance.load(ws), limit=1)
-    assert (report.new, report.verified, report.already) == (2, 2, 0)
-    database = db.open_database(ws)
-    assert sorted(c["id"] for c in db.cases(database)) == sorted(ids)
-    database.close()
+            monkeypatch.setattr(pulling, "_get", failing_get)
+            with pytest.raises(pulling.PullError, match="connection was cut|truncated"):
+                pulling.pull(ws, limit=1, jobs=jobs)
+            # Every page before the cut is stored with its cursor; none after it.
+            assert _held(ws) == (str(cut_at - 1), sorted(ids[: cut_at - 1]))
+            monkeypatch.setattr(pulling, "_get", real_get)
+            report = pulling.pull(ws, limit=1, jobs=jobs)
+            new = 3 - (cut_at - 1)
+            assert (report.new, report.verified, report.already) == (new, new, 0)
+            assert _held(ws) == ("3", sorted(ids))
+            again = pulling.pull(ws, limit=1, jobs=jobs)
+            assert (again.new, again.already) == (0, 0)
+
+
+@pytest.mark.parametrize(("records", "pages"), [(4, ["0", "2"]), (5, ["0", "2", "4"])])
+def test_pages_end_where_the_hub_says_and_nothing_is_asked_after_the_last(
+    tmp_path, nodes, coordinator_key, monkeypatch, records, pages
+):
+    from intake.workspace import pulling
+
+    hub, server, field, _key_file = nodes
+    enrol_field(hub, field)
+    ids, token = _records_on_hub(hub, field, coordinator_key, records)
+    ws = instance.create(tmp_path / "ws", "workspace", [])
+    pulling.connect(ws, server.url, token, None)
+    real_get, asked = pulling._get, []
+
+    def counting_get(url, path, token, pin):
+        asked.append(path)
+        return real_get(url, path, token, pin)
+
+    monkeypatch.setattr(pulling, "_get", counting_get)
+    report = pulling.pull(ws, limit=2, jobs=2)
+    assert (report.new, report.verified) == (records, records)
+    assert [p for p in asked if "envelopes" in p] == [
+        f"/api/v1/envelopes?after={after}&limit=2" for after in pages
+    ]
+    assert _held(ws) == (str(records), sorted(ids))

@@ -301,6 +301,30 @@ def test_a_forgery_cannot_block_or_replace_a_verified_record(tmp_path):
     database.close()
 
 
+def test_a_page_is_stored_in_order_when_it_repeats_or_holds_what_is_here(tmp_path):
+    ws = instance.create(tmp_path / "ws", "workspace", [])
+    database = db.open_database(ws.path)
+    row = {
+        "device": "0123456789abcdef", "id": "r1", "kind": "screening",
+        "created": "2026-01-01T00:00:00Z", "envelope": b"forged", "signature": None,
+        "source": "hub", "received": "2026-01-01T00:00:00Z", "origin": "refused",
+        "reason": "forged",
+    }  # fmt: skip
+    genuine = {**row, "envelope": b"genuine", "origin": "verified", "reason": None}
+    other = {**genuine, "id": "r2", "envelope": b"other"}
+    elsewhere = {**genuine, "device": "fedcba9876543210", "envelope": b"elsewhere"}
+    # One page hands out a forgery, then the genuine record, then the forgery again.
+    stored = db.store_pulled(database, [row, genuine, row, other], {"cursor": "4"})
+    assert stored == [row, genuine, other]
+    assert list(db.verified_envelopes(database)) == [b"genuine", b"other"]
+    # A page with records already here stores only the new one, and its cursor with it.
+    assert db.store_pulled(database, [other, elsewhere, genuine], {"cursor": "7"}) == [elsewhere]
+    assert db.get_pull_state(database, "cursor") == "7"
+    assert sorted(db.verified_envelopes(database)) == [b"elsewhere", b"genuine", b"other"]
+    assert db.not_cases(database) == []
+    database.close()
+
+
 GOOD_DEVICE = {
     "device": "0123456789abcdef",
     "name": "Crossing 7",

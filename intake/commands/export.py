@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **fi
     delete it when done. Each export is written to the audit log.
     """
     from intake.workspace import exporting
-    from intake.workspace.audit import AuditLog
+    from intake.workspace.audit import AuditError, AuditLog, cli_actor
     from intake.workspace.index import Filter, FilterError
     from intake.workspace.opening import Opener
     from intake.workspace.unlocked import open_store
@@ -64,15 +63,19 @@ def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **fi
     try:
         index = open_store(database, opener)
         selected = index.select(flt)
+        # Logged before a byte is written: an export the log cannot take does not happen.
+        try:
+            AuditLog(inst.path).append(
+                cli_actor(), "export", None,
+                {"format": fmt, "cases": len(selected), "filter": flt.describe()},
+            )  # fmt: skip
+        except AuditError as e:
+            fail(f"not exported: the audit log refuses the entry ({e}); see intake audit verify")
         partial = out.with_name(f".{out.name}.partial")
         with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             count = exporting.export(database, opener, selected, fmt, f)
         partial.replace(out)
     finally:
         database.close()
-    AuditLog(inst.path).append(
-        f"cli:{getpass.getuser()}", "export", None,
-        {"format": fmt, "cases": count, "filter": flt.describe()},
-    )  # fmt: skip
     click.echo(f"Wrote {count} of {len(index)} cases to {out} ({fmt})")
     click.echo("The file holds answers in the clear: keep it safe and delete it when done.")

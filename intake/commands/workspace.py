@@ -67,11 +67,27 @@ def pull_command(instance_dir, jobs) -> None:
         fail(str(e))
     if interactive:
         click.echo("", err=True)
+    _audit_pull(inst, report)
     status = _show_pinning(report.pinning)
     for row in report.refusals:
         click.echo(f"intake: refused {row['device']} {row['id']}: {row['reason']}", err=True)
     click.echo(report.summary())
     sys.exit(1 if status or report.refused else 0)
+
+
+def _audit(inst, action: str, subject: str | None = None, detail: dict | None = None) -> None:
+    from intake.workspace.audit import AuditLog, cli_actor
+
+    AuditLog(inst.path).append(cli_actor(), action, subject, detail)
+
+
+def _audit_pull(inst, report) -> None:
+    """Log a pull, each device pinned and each key change refused (never a record's content)."""
+    for d in report.pinning.new:
+        _audit(inst, "device_pinned", d["device"], {"fingerprint": d["fingerprint"]})
+    for d in report.pinning.key_changed:
+        _audit(inst, "device_key_changed", d["device"])
+    _audit(inst, "pull", None, {"new": report.new, "refused": report.refused})
 
 
 def _show_pinning(pinning) -> int:
@@ -127,6 +143,7 @@ def workspace_import(instance_dir, signers, files) -> None:
         click.echo(
             f"{path}: {len(new)} new ({len(refused)} refused); {total - len(new)} already here"
         )
+        _audit(inst, "import", None, {"new": len(new), "refused": len(refused)})
         status = max(status, 1 if refused else 0)
     sys.exit(status)
 
@@ -205,7 +222,7 @@ def workspace_open(instance_dir, passphrase_file, output_format) -> None:
         fail(str(e))
     out = sys.stdout.buffer
     writer = CsvWriter(out) if output_format == "csv" else JsonLinesWriter(out)
-    problems = 0
+    problems = opened = 0
     try:
         for data in db.verified_envelopes(db.open_database(inst.path)):
             status, value = open_envelope(data, opener, writer.needs_header)
@@ -213,10 +230,13 @@ def workspace_open(instance_dir, passphrase_file, output_format) -> None:
                 if status != "ok":
                     raise RecordShapeError(value)
                 writer.write(value)
+                opened += 1
             except RecordShapeError as e:
                 click.echo(f"intake: a record does not open: {e}", err=True)
                 problems += 1
         writer.close()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # Records written out in the clear: logged like an export.
+    _audit(inst, "export", None, {"format": output_format, "cases": opened, "filter": "all"})
     sys.exit(1 if problems else 0)

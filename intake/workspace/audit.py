@@ -114,6 +114,9 @@ class AuditLog:
     def append(self, actor: str, action: str, subject: str | None = None, detail=None) -> dict:
         """Append one entry, on disk (fsync) before this returns; return the entry.
 
+        `subject` names a record ("device/record-id") or a device; `detail`
+        holds words the program chose and counts ({"format": "csv", "cases":
+        12}), never an answer nor anything a person typed (a search).
         Raises AuditError when the entry is malformed or the log does not end
         where the database says it does: an action that must be logged must
         then not happen. Inside a caller's transaction the head is stored with
@@ -189,22 +192,26 @@ def entry_hash(entry: dict) -> str:
 
 def verify(instance_path: str | os.PathLike, database=None) -> Verdict:
     """Check every entry of the log, and its end against the head in the database."""
-    folder = Path(instance_path)
-    log = AuditLog(folder, database)
-    # Appends write the file and then the head in one write transaction:
-    # holding the writer's lock, the file's length and the head agree.
-    with log._open_database() as opened, opened.atomic():
-        size = log.path.stat().st_size if log.path.exists() else 0
-        head = _head(opened)
-    return _check_file(log.path, size, head)
+    log = AuditLog(instance_path, database)
+    with log._open_database() as opened, contextlib.ExitStack() as stack:
+        # Appends write the file and then the head in one write transaction:
+        # holding the writer's lock, the file's length and the head agree.
+        with opened.atomic():
+            try:  # opened here: a restart moving the log aside cannot swap it under us
+                file = stack.enter_context(open(log.path, "rb"))
+            except FileNotFoundError:
+                file = None
+            size = os.fstat(file.fileno()).st_size if file else 0
+            head = _head(opened)
+        return _check_file(file, size, head)
 
 
-def _check_file(path: Path, size: int, head: dict | str | None) -> Verdict:
+def _check_file(file, size: int, head: dict | str | None) -> Verdict:
     """Check the first `size` bytes of the log, entry by entry, then its end against the head."""
     if isinstance(head, str):
         return Verdict(False, 0, None, head)
     entries, last, at_head = 0, None, None
-    for raw in _lines(path, size):
+    for raw in _lines(file, size):
         entry, problem = _read_line(raw, entries + 1, last)
         if problem:
             return Verdict(False, entries, entries + 1, problem, last)
@@ -214,18 +221,15 @@ def _check_file(path: Path, size: int, head: dict | str | None) -> Verdict:
     return _check_head(entries, last, head, at_head)
 
 
-def _lines(path: Path, size: int) -> Iterator[bytes]:
+def _lines(file, size: int) -> Iterator[bytes]:
     """Yield the lines in the first `size` bytes of a file; one longer than MAX_LINE is cut."""
-    if not size:
-        return
-    with open(path, "rb") as f:
-        done = 0
-        while done < size:
-            raw = f.readline(min(MAX_LINE + 1, size - done))
-            yield raw
-            if not raw:  # shorter than it was a moment ago: the check of b"" ends it
-                return
-            done += len(raw)
+    done = 0
+    while done < size:
+        raw = file.readline(min(MAX_LINE + 1, size - done))
+        yield raw
+        if not raw:  # shorter than it was a moment ago: the check of b"" ends it
+            return
+        done += len(raw)
 
 
 def _check_head(entries: int, last: dict | None, head: dict | None, at_head) -> Verdict:

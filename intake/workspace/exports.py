@@ -64,25 +64,13 @@ TYPE_VALUES = {
     "long_text": "text, may hold line breaks",
 }
 HTCDS_COLUMNS = (
-    "intake_RecordId",
+    "intake_RecordId",  # Intake's own two, so that a row can be traced back: not HTCDS fields
     "intake_Reference",
-    "prs_Gender",
-    "prs_Nationality",
-    "prs_MobilePhone",
-    "prs_MailingCity",
-    "vic_AgreementToManagePersonalData",
-    "vic_RecruitmentWebsitesAndApps",
-    "vic_MethodOfRecruitment",
-    "vic_MethodsOfControl",
-    "vic_TypeOfLabourExploitation",
-    "vic_TypeOfSexExploitation",
-    "vic_Vulnerabilities",
-    "per_RoleInProcess",
-    "hte_Type",
-    "hte_Country",
-    "hte_Date",
-    "hte_Description",
-    "cas_Status",
+    *("prs_Gender", "prs_Nationality", "prs_MobilePhone", "prs_MailingCity"),
+    *("vic_AgreementToManagePersonalData", "vic_RecruitmentWebsitesAndApps"),
+    *("vic_MethodOfRecruitment", "vic_MethodsOfControl", "vic_TypeOfLabourExploitation"),
+    *("vic_TypeOfSexExploitation", "vic_Vulnerabilities", "per_RoleInProcess"),
+    *("hte_Type", "hte_Country", "hte_Date", "hte_Description", "cas_Status"),
 )
 HTCDS_EVENTS = ("Recruitment", "Transit", "Exploitation")
 HTCDS_CHECKBOX = {"vic_AgreementToManagePersonalData": {"yes": "true", "no": "false"}}
@@ -297,26 +285,25 @@ def _figures(fields: _Fields, shape: Layout) -> dict:
     for ident in shape.catalogue.urgent:
         cells[f"urgent_{ident.lower()}"] = None if urgent is None else ident in urgent
     text = {name: cell_text(value) for name, value in cells.items()}
-    reasons = assessment.take_ids("reasons")
-    text["reasons"] = "\n".join(map(cell_text, reasons or ()))
-    # The assessment repeats what the record holds; only a difference is worth keeping.
-    for key, same_as in (("urgent", urgent), ("indicators", indicators)):
-        repeated = assessment.rest.get(key)
-        if isinstance(repeated, list) and sorted(map(str, repeated)) == sorted(
-            map(str, same_as or [])
-        ):
-            assessment.rest.pop(key, None)
+    text["reasons"] = "\n".join(map(cell_text, assessment.take_ids("reasons") or ()))
+    assessment.take_ids("urgent")  # both repeat the record's own, sorted
+    assessment.take_ids("indicators")
     assessment.put_back("dimensions", dimensions)
     fields.put_back("assessment", assessment)
     return text
+
+
+def _text_out(out: BinaryIO, bom: bool):
+    """Wrap a binary stream for the csv module; a BOM tells Excel the file is UTF-8."""
+    encoding = "utf-8-sig" if bom else "utf-8"
+    return io.TextIOWrapper(out, encoding=encoding, newline="", write_through=True)
 
 
 class CsvCases:
     """Write cases as CSV rows one at a time, in constant memory; the header row first."""
 
     def __init__(self, out: BinaryIO, bom: bool = False):
-        encoding = "utf-8-sig" if bom else "utf-8"  # a BOM tells Excel the file is UTF-8
-        self.text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=True)
+        self.text = _text_out(out, bom)
         self.rows = csv.writer(self.text)
         self.shape = layout()
         self.started = False
@@ -363,8 +350,8 @@ def htcds_row(case, shape: Layout | None = None) -> list[str]:
     answers = record.get("answers") if isinstance(record.get("answers"), dict) else {}
     for question in questionnaire.questions if questionnaire else ():
         answer = answers.get(question.id)
-        if answer is None:
-            continue
+        if not (_is_scalar(answer) or isinstance(answer, list)):
+            continue  # unanswered, or not an answer's shape
         if question.htcds_event:
             events.setdefault(question.htcds_event, {})[question.htcds] = cell_text(answer)
         for field, value in _htcds_values(question, answer, shape.catalogue.htcds):
@@ -423,8 +410,7 @@ def _htcds_events(events: Mapping) -> dict[str, str]:
 
 def write_htcds(out: BinaryIO, cases: Iterable, bom: bool = False) -> None:
     """Write the cases as CSV in HTCDS field names and pick-list values (docs/htcds.md)."""
-    encoding = "utf-8-sig" if bom else "utf-8"
-    text = io.TextIOWrapper(out, encoding=encoding, newline="", write_through=True)
+    text = _text_out(out, bom)
     rows = csv.writer(text)
     rows.writerow(HTCDS_COLUMNS)
     shape = layout()

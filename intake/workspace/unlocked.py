@@ -204,8 +204,13 @@ class Workspace:
         self.pull_status.last_success = utc_now()
         self.pull_status.last_error = None
         self.pull_status.summary = report.summary()
-        if self.audit_log is not None and report.new:
-            self.audit_log.append("system", "pull", None, {"new": report.new})
+        if self.audit_log is not None:
+            for d in report.pinning.new:
+                self.audit_log.append("system", "device_pinned", d["device"])
+            for d in report.pinning.key_changed:
+                self.audit_log.append("system", "device_key_changed", d["device"])
+            if report.new:
+                self.audit_log.append("system", "pull", None, {"new": report.new})
 
 
 def text_questions() -> frozenset[str]:

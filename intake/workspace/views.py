@@ -23,13 +23,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from intake import auth, crypto
 from intake.db import case_store as store
 from intake.envelope import utc_now
 from intake.instance import InstanceError
 from intake.workspace import index as case_index
-from intake.workspace.audit import AuditLog
+from intake.workspace.audit import AuditError, AuditLog
 from intake.workspace.index import Filter, FilterError
 from intake.workspace.unlocked import Workspace
 
@@ -97,7 +98,17 @@ def workspace() -> Workspace:
 
 
 def audit(action: str, subject: str | None = None, detail: dict | None = None) -> None:
-    current_app.extensions["intake_audit"].append(g.user.username, action, subject, detail)
+    """Log an action before answering; an action the log cannot take does not happen."""
+    try:
+        current_app.extensions["intake_audit"].append(g.user.username, action, subject, detail)
+    except AuditError:
+        abort(
+            503,
+            description=_(
+                "The audit log is damaged, so nothing more can be shown or changed here."
+                " Ask the administrator to run intake audit verify (docs/audit.md)."
+            ),
+        )
 
 
 def _unlocked() -> Workspace | None:
@@ -145,7 +156,11 @@ def unlock():
         audit("unlock_refused")
         flash(_("That passphrase does not open this workspace's key."), "error")
         return render_template("workspace/unlock.html", next=request.form.get("next")), 401
-    audit("unlock")
+    try:
+        audit("unlock")
+    except HTTPException:
+        workspace().lock_session(session.get("token"))  # not logged: not unlocked
+        raise
     return redirect(target or url_for("workspace.cases"), 303)
 
 
@@ -227,14 +242,18 @@ def set_status(device, record_id):
     status = request.form.get("status", "")
     if status not in store.STATUSES:
         abort(400, description=_("Choose one of the statuses offered."))
+    with ws.lock:
+        found = ws.index.by_key.get((device, record_id))
+        before = found.status if found else None
+    if found is None:
+        abort(404)
+    audit("status_change", f"{device}/{record_id}", {"from": before, "to": status})
     now = utc_now()
-    before = store.set_status(auth.database(), device, record_id, status, g.user.username, now)
-    if before is None:
+    if store.set_status(auth.database(), device, record_id, status, g.user.username, now) is None:
         abort(404)
     with ws.lock:
         if ws.index is not None:
             ws.index.set_status((device, record_id), status, now)
-    audit("status_change", f"{device}/{record_id}", {"from": before, "to": status})
     flash(_("Status changed."), "status")
     return redirect(url_for("workspace.case", device=device, record_id=record_id), 303)
 
