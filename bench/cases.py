@@ -192,10 +192,11 @@ def probe(instance_path: str) -> dict:
     }
 
 
-def run(records: int) -> dict:
+def run(records: int, keep: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="intake-bench-cases-") as tmp:
+        folder = Path(keep) if keep else Path(tmp) / "ws"
         t = time.perf_counter()
-        ws, key = fill(Path(tmp) / "ws", records)
+        ws, key = fill(folder, records)
         filled = time.perf_counter() - t
         opened = open_once(ws, key)
         out = subprocess.run(
@@ -237,12 +238,13 @@ def report(f: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--keep", help="Keep the filled workspace in this (new) folder.")
+    parser.add_argument("--probe", help="Only time the web app on this filled workspace.")
     args = parser.parse_args()
     if args.probe:
         print(json.dumps(probe(args.probe)))
         return
-    report(run(args.records))
+    report(run(args.records, args.keep))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,11 @@ def check_pin(conn, pin: str | None) -> None:
         raise HttpError(f"the hub's certificate fingerprint is {found}, not the one pinned")
 
 
+# A hub's page of envelopes stops at 8 MiB plus one envelope (at most 4 MiB):
+# every answer of an honest hub fits well within this.
+MAX_RESPONSE = 64 * 1024 * 1024
+
+
 def request(
     url: str, method: str, path: str, body: bytes | None, headers: dict, pin: str | None
 ) -> tuple[int, str, bytes]:
@@ -86,7 +91,11 @@ def request(
         check_pin(conn, pin)
         conn.request(method, prefix + path, body, headers)
         response = conn.getresponse()
-        return response.status, response.getheader("Content-Type", ""), response.read()
+        # A hostile hub must not fill memory: no answer of ours is near this size.
+        data = response.read(MAX_RESPONSE + 1)
+        if len(data) > MAX_RESPONSE:
+            raise HttpError(f"the hub's answer is larger than {MAX_RESPONSE // 2**20} MiB")
+        return response.status, response.getheader("Content-Type", ""), data
     except (OSError, http.client.HTTPException) as e:
         raise HttpError(f"cannot reach the hub: {e}", retry=True) from None
     finally:

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from intake.questionnaire import load_questionnaire
-from intake.workspace import exports
+from intake.workspace import exports, htcds, xlsx
 from intake.workspace.exports import Case
 
 ROOT = Path(__file__).parent.parent
@@ -160,7 +160,7 @@ def test_every_column_is_documented():
     for name in exports.export_columns():
         assert f"`{name}`" in docs, f"{name} is not in docs/exports.md"
     htcds_doc = (ROOT / "docs" / "htcds.md").read_text("utf-8")
-    for name in exports.HTCDS_COLUMNS:
+    for name in htcds.HTCDS_COLUMNS:
         assert f"`{name}`" in htcds_doc, f"{name} is not in docs/htcds.md"
 
 
@@ -269,8 +269,8 @@ def test_no_cell_of_any_format_starts_a_formula(tmp_path, start):
     the_cases = [Case(header(ADULT_ID), record, start + "post", None)]
     csv_out, htcds_out = io.BytesIO(), io.BytesIO()
     exports.write_csv(csv_out, the_cases)
-    exports.write_htcds(htcds_out, the_cases)
-    exports.write_xlsx(tmp_path / "cases.xlsx", the_cases)
+    htcds.write_htcds(htcds_out, the_cases)
+    xlsx.write_xlsx(tmp_path / "cases.xlsx", the_cases)
     sheet = openpyxl.load_workbook(tmp_path / "cases.xlsx")["cases"]
     xlsx_rows = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
     for rows in (read_csv(csv_out.getvalue()), read_csv(htcds_out.getvalue()), xlsx_rows):
@@ -287,8 +287,8 @@ def test_no_cell_of_any_format_starts_a_formula(tmp_path, start):
 def test_xlsx_holds_the_same_rows_as_text_and_describes_its_columns(tmp_path):
     csv_out, xlsx_out = io.BytesIO(), io.BytesIO()
     exports.write_csv(csv_out, cases())
-    exports.write_xlsx(xlsx_out, cases())
-    exports.write_xlsx(tmp_path / "cases.xlsx", cases())
+    xlsx.write_xlsx(xlsx_out, cases())
+    xlsx.write_xlsx(tmp_path / "cases.xlsx", cases())
     assert (tmp_path / "cases.xlsx").read_bytes()[:2] == b"PK"
     workbook = openpyxl.load_workbook(io.BytesIO(xlsx_out.getvalue()))
     assert workbook.sheetnames == ["cases", "columns"]
@@ -314,14 +314,14 @@ def test_xlsx_is_written_without_a_temporary_file(monkeypatch):
 
     monkeypatch.setattr(sheet_writer, "create_temporary_file", refuse)
     out = io.BytesIO()
-    exports.write_xlsx(out, cases())
+    xlsx.write_xlsx(out, cases())
     assert openpyxl.load_workbook(out)["cases"].max_row == 4
 
 
 def test_xlsx_replaces_what_excel_cannot_hold(tmp_path):
     record = screening(ADULT_ID, {**ADULT_ANSWERS, "anything_else": "a\x00b\x1fc"})
     record["answers"]["observation_note"] = "x" * 40000
-    exports.write_xlsx(tmp_path / "c.xlsx", [Case(header(ADULT_ID), record)])
+    xlsx.write_xlsx(tmp_path / "c.xlsx", [Case(header(ADULT_ID), record)])
     sheet = openpyxl.load_workbook(tmp_path / "c.xlsx")["cases"]
     row = dict(zip(exports.export_columns(), [c.value for c in sheet[2]], strict=True))
     assert row["q_anything_else"] == "a\ufffdb\ufffdc"
@@ -330,12 +330,12 @@ def test_xlsx_replaces_what_excel_cannot_hold(tmp_path):
 
 
 def test_an_empty_export_still_has_its_header_row(tmp_path):
-    out, htcds = io.BytesIO(), io.BytesIO()
+    out, htcds_out = io.BytesIO(), io.BytesIO()
     exports.write_csv(out, [])
-    exports.write_htcds(htcds, [])
-    exports.write_xlsx(tmp_path / "empty.xlsx", [])
+    htcds.write_htcds(htcds_out, [])
+    xlsx.write_xlsx(tmp_path / "empty.xlsx", [])
     assert read_csv(out.getvalue()) == [exports.export_columns()]
-    assert read_csv(htcds.getvalue()) == [HTCDS_NAMES]
+    assert read_csv(htcds_out.getvalue()) == [HTCDS_NAMES]
     sheet = openpyxl.load_workbook(tmp_path / "empty.xlsx")["cases"]
     assert [c.value for c in sheet[1]] == exports.export_columns() and sheet.max_row == 1
 
@@ -350,7 +350,7 @@ def test_csv_with_a_bom_for_excel():
 
 def test_htcds_uses_the_standards_names_and_pick_list_values():
     out = io.BytesIO()
-    exports.write_htcds(out, cases())
+    htcds.write_htcds(out, cases())
     rows = read_csv(out.getvalue())
     assert rows[0] == HTCDS_NAMES
     adult, child, other = as_dicts(rows)

@@ -354,3 +354,34 @@ def test_a_device_list_of_the_wrong_shape_is_refused(change):
     assert check_device_list([GOOD_DEVICE]) == [GOOD_DEVICE]
     with pytest.raises(DeviceListError):
         check_device_list([GOOD_DEVICE, {**GOOD_DEVICE, **change}])
+
+
+def test_an_answer_larger_than_the_cap_is_refused_not_read(monkeypatch):
+    """A hostile hub cannot fill the workspace's memory with one huge answer."""
+    import http.server
+    import threading
+
+    from intake import http as intake_http
+
+    class Huge(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(b"x" * 4096)
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        monkeypatch.setattr(intake_http, "MAX_RESPONSE", 4096)
+        assert intake_http.request(url, "GET", "/", None, {}, None)[2] == b"x" * 4096
+        monkeypatch.setattr(intake_http, "MAX_RESPONSE", 4095)
+        with pytest.raises(intake_http.HttpError, match="larger than"):
+            intake_http.request(url, "GET", "/", None, {}, None)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -148,3 +148,19 @@ def test_no_answer_reaches_the_workspace_folder_after_unlock_views_and_lock(work
     client.post("/lock")
     assert client.get("/cases").status_code in (302, 303)
     assert describe(inst.path, CANARY) == []
+
+
+def test_the_server_keeps_every_response_in_memory(workspace):
+    """waitress spills a response past `outbuf_overflow` to a temporary file: answers in
+    the clear on disk. Past the high watermark it pauses the app instead, so the
+    overflow must lie beyond it (with room for one write of the app)."""
+    from intake.commands.serving import create_server
+
+    inst, _rows, _n, _s = workspace
+    server = create_server(production_app(inst.path), 30, host="127.0.0.1", port=0)
+    try:
+        adj = server.adj
+        assert adj.outbuf_overflow >= adj.outbuf_high_watermark + 64 * 1024 * 1024
+        assert adj.inbuf_overflow > 1024 * 1024  # a form of answers, too, stays in memory
+    finally:
+        server.close()

@@ -41,6 +41,11 @@ MAX_CONNECTIONS = 200  # open connections; beyond this a new one is closed at on
 # temporary file, and a form's answers (at most 1 MiB on a field node) must
 # never be in a file in the clear. Only a hub's batches, sealed, are larger.
 IN_MEMORY_BODY = 1024 * 1024 + 64 * 1024
+# Responses too: waitress spills an answer's output buffer past `outbuf_overflow`
+# (1 MiB by default) to a temporary file, and a workspace's case page or export
+# is answers in the clear. The app is paused at waitress's high watermark
+# (16 MiB) until the client reads, so a buffer never grows near this bound.
+IN_MEMORY_RESPONSE = 256 * 1024 * 1024
 
 
 class DeadlineChannel(HTTPChannel):
@@ -81,6 +86,7 @@ def create_server(app, request_seconds: float, **options):
         connection_limit=MAX_CONNECTIONS + 50,
         max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 1024**3,
         inbuf_overflow=IN_MEMORY_BODY,
+        outbuf_overflow=IN_MEMORY_RESPONSE,
         **options,
     )
     server.channel_class = channel

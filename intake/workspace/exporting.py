@@ -11,12 +11,12 @@ from typing import BinaryIO
 
 from intake import canonical
 from intake.db import case_store as store
-from intake.workspace import exports
+from intake.workspace import exports, htcds, xlsx
 
 WRITERS = {
     "csv": exports.write_csv,
-    "xlsx": exports.write_xlsx,
-    "htcds": exports.write_htcds,
+    "xlsx": xlsx.write_xlsx,
+    "htcds": htcds.write_htcds,
 }
 
 

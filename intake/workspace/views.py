@@ -70,8 +70,9 @@ def _labels() -> dict:
     def language_name(code: str) -> str:
         return locale.languages.get(code.replace("-", "_"), code) if code else _("Not recorded")
 
-    def country_name(code) -> str:
-        return locale.territories.get(str(code), str(code))
+    def country_name(code, language: str | None = None) -> str:
+        names = Locale.parse(language.replace("-", "_")).territories if language else None
+        return (names or locale.territories).get(str(code), str(code))
 
     return {
         "status_label": lambda s: {

@@ -31,7 +31,7 @@ from tests.browser import (
     assert_no_horizontal_scroll,
     watch_page,
 )
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, WATCHED, browser_env
 from tests.browser.test_https import spki_pin
 from tests.canary import describe
 from tests.conftest import PASSPHRASE, run_intake
@@ -167,27 +167,27 @@ class PinnedBrowser:
         self.chromium = browser.browser_type.launch(
             executable_path=CHROMIUM, args=args, env=browser_env()
         )
-        self.watched: dict[int, PageProblems] = {}
+        self.watched: list[PageProblems] = []
 
     def open(self, size: str):
         """A page in a new context at a size of SIZES, over HTTPS with the pin only."""
         context = self.chromium.new_context(ignore_https_errors=False, **SIZES[size])
         page = context.new_page()
-        self.watched[id(page)] = watch_page(page)
+        self.watched.append(watch_page(page))
         return page
 
     def problems(self, page) -> PageProblems:
-        return self.watched[id(page)]
+        return next(seen for seen in self.watched if seen.page is page)
 
 
 @pytest.fixture
-def pinned(browser, workspace):
-    """The pinned Chromium; fail the test on a console error, uncaught exception or CSP report."""
+def pinned(browser, workspace, request):
+    """The pinned Chromium. A console error, uncaught exception or CSP report fails the test."""
     chromium = PinnedBrowser(browser, workspace.folder)
+    # conftest's pytest_runtest_call checks the watchers it finds here, as for `page`.
+    request.node.stash[WATCHED] = chromium.watched
     yield chromium
     chromium.chromium.close()
-    for seen in chromium.watched.values():
-        seen.assert_clean()
 
 
 def screenshot(page, tmp_path: Path, name: str, start: str | None = None) -> None:
