@@ -44,6 +44,7 @@ def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **fi
     The file holds the answers in the clear: keep it on an encrypted disk and
     delete it when done. Each export is written to the audit log.
     """
+    from intake.instance import InstanceError
     from intake.workspace import exporting
     from intake.workspace.audit import AuditError, AuditLog, cli_actor
     from intake.workspace.index import Filter, FilterError
@@ -57,6 +58,8 @@ def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **fi
         fail(f"filter: {e}")
     try:
         opener = Opener.from_file(inst.coordinator_key_path(), read_passphrase(passphrase_file))
+    except InstanceError as e:
+        fail(str(e))
     except crypto.CryptoError as e:
         fail(f"{inst.coordinator_key_path()}: {e}")
     database = db.open_database(inst.path)

@@ -103,6 +103,11 @@ def _fingerprint_hint(role: str, fingerprint: str) -> str:
     """Say who needs the fingerprint: devices enrolling with a hub, or the tablets of a post."""
     if role == "hub":
         return f"  give it with each enrolment code: intake enroll --fingerprint {fingerprint} ..."
+    if role == "workspace":
+        return (
+            "  coordinators: trust this certificate once and compare its fingerprint"
+            " (docs/coordinator.md, section 3)"
+        )
     return (
         "  tablets: trust this certificate once and compare its fingerprint"
         " (docs/administrator.md, section 2)"

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from intake.db.case_store import STATUSES
 
@@ -21,6 +22,9 @@ MAX_SEARCH = 200
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _DEVICE = re.compile(r"[0-9a-f]{16,64}")
+
+
+_NEWEST = attrgetter("created", "device", "id")
 
 
 class FilterError(ValueError):
@@ -51,13 +55,16 @@ class Case:
         "post",
     )
 
-    def __init__(self, s: dict, status: tuple[str, str | None], post: str):
-        self.device, self.id, self.created, self.kind = s["d"], s["i"], s["c"], s["k"]
-        self.questionnaire, self.reference, self.officer = s["q"], s["r"], s["o"]
-        self.language, self.officer_language = s["lr"], s["lo"]
-        self.child, self.outcome = s["ch"], s["out"]
-        self.dimensions, self.urgent = tuple(s["dim"]), tuple(s["u"])
-        self.text, self.identifying = s["t"], tuple(s["p"])
+    def __init__(self, s: list, status: tuple[str, str | None], post: str):
+        # In casestore.SUMMARY_FIELDS order.
+        (self.device, self.id, self.created, self.kind, self.questionnaire, self.reference,
+         self.officer, self.language, self.officer_language, self.child, self.outcome,
+         dimensions, urgent, self.text, identifying) = s  # fmt: skip
+        self.dimensions, self.urgent, self.identifying = (
+            tuple(dimensions),
+            tuple(urgent),
+            tuple(identifying),
+        )
         self.status, self.status_changed = status
         self.post = post
 
@@ -175,25 +182,31 @@ class CaseIndex:
         self.by_key: dict[tuple[str, str], Case] = {}
         self._phones: dict[str, list[Case]] = defaultdict(list)
         self._profiles: dict[tuple, list[Case]] = defaultdict(list)
+        self._choices: dict | None = None
 
     def __len__(self) -> int:
         return len(self.cases)
 
     def add(self, summaries, statuses: dict, posts: dict[str, str]) -> int:
-        """Add summaries not already held; return how many were new."""
+        """Add summaries not already held; return how many were new.
+
+        `statuses` need only hold the cases whose status is not "new".
+        """
         added = []
+        new = ("new", None)
         for s in summaries:
-            key = (s["d"], s["i"])
+            key = (s[0], s[1])
             if key in self.by_key:
                 continue
-            case = Case(s, statuses.get(key, ("new", None)), posts.get(s["d"], s["d"][:12]))
+            case = Case(s, statuses.get(key, new), posts.get(s[0]) or s[0][:12])
             self.by_key[key] = case
             added.append(case)
             self._remember(case)
         if added:
             self.cases.extend(added)
             # Newest first; equal times in a stable, meaningful order.
-            self.cases.sort(key=lambda c: (c.created, c.device, c.id), reverse=True)
+            self.cases.sort(key=_NEWEST, reverse=True)
+            self._choices = None
         return len(added)
 
     def _remember(self, case: Case) -> None:
@@ -244,11 +257,13 @@ class CaseIndex:
 
     def choices(self) -> dict[str, list]:
         """Return what the filters can offer: the field posts and languages present."""
-        posts = {c.device: c.post for c in self.cases}
-        return {
-            "posts": sorted(posts.items(), key=lambda p: p[1].casefold()),
-            "languages": sorted({c.language for c in self.cases if c.language}),
-        }
+        if self._choices is None:  # one pass over every case: kept until cases are added
+            posts = {c.device: c.post for c in self.cases}
+            self._choices = {
+                "posts": sorted(posts.items(), key=lambda p: p[1].casefold()),
+                "languages": sorted({c.language for c in self.cases if c.language}),
+            }
+        return self._choices
 
 
 def page_of(cases: list[Case], number: int, size: int = PAGE_SIZE) -> tuple[list[Case], int]:

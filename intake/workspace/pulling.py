@@ -82,6 +82,11 @@ def fetch_devices(url: str, token: str, pin: str | None) -> list[dict]:
 def connect(inst: instance.Instance, url: str, token: str, pin: str | None) -> list[dict]:
     """Check the hub answers this token (over the pinned certificate); remember both."""
     inst.require_role("workspace")
+    if url.startswith("https://") and not pin:
+        raise PullError(
+            "an https:// hub needs --fingerprint: its certificate's SHA-256 fingerprint,"
+            " from the hub's administrator (intake serve --tls prints it)"
+        )
     pin = http.normalise_fingerprint(pin) if pin else None
     devices = fetch_devices(url, token, pin)
     database = db.open_database(inst.path)

@@ -229,11 +229,11 @@ def load_index(database, key: bytes, index: CaseIndex, after: int = 0) -> tuple[
     """Add the summaries of the chunks after `after` to the index; return (added, last chunk)."""
     posts = {d: row["name"] for d, row in db.pinned_devices(database).items()}
     statuses = store.statuses(database)
-    added, last = 0, after
-    for number, summaries in casestore.load_summaries(database, key, after):
-        added += index.add(summaries, statuses, posts)
+    summaries, last = [], after
+    for number, chunk in casestore.load_summaries(database, key, after):
+        summaries += chunk
         last = number
-    return added, last
+    return index.add(summaries, statuses, posts), last
 
 
 def open_store(database, opener: Opener) -> CaseIndex:

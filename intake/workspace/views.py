@@ -314,8 +314,8 @@ def dashboard():
     )
 
 
-def _charts(figures) -> list:
-    """Draw the dashboard's charts: labels translated here, shapes in `charts`."""
+def _charts(figures) -> list[tuple[str, object]]:
+    """Draw the dashboard's charts, each with its title (translated here; shapes in charts)."""
     from flask_babel import get_locale
 
     from intake.i18n import text_direction
@@ -326,10 +326,12 @@ def _charts(figures) -> list:
     empty = _("No case matches.")
 
     def bars(title, items, name=lambda k: k):
-        return charts.bar_chart(title, [(name(k), n) for k, n in items], rtl=rtl, empty_text=empty)
+        drawn = charts.bar_chart(title, [(name(k), n) for k, n in items], rtl=rtl, empty_text=empty)
+        return title, drawn
 
+    by_month = _("Cases by month")
     return [
-        charts.time_chart(_("Cases by month"), figures.by_month, rtl=rtl, empty_text=empty),
+        (by_month, charts.time_chart(by_month, figures.by_month, rtl=rtl, empty_text=empty)),
         bars(_("Outcomes"), figures.outcomes, labels["outcome_label"]),
         bars(_("Dimensions most often positive"), figures.dimensions, labels["dimension_title"]),
         bars(_("By field post"), figures.posts),
