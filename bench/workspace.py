@@ -1,4 +1,4 @@
-"""The workspace's pull over loopback: records per second and peak memory of `intake pull`.
+"""The workspace at scale: the pull's records/s and memory, then the case list's figures.
 
 Fills a hub with 100,000 envelopes sealed in-process by one device key (each
 with its record signature, stored through the db layer as if synced), then
@@ -6,7 +6,11 @@ times a real `intake pull` of all of them from a real `intake serve` on
 127.0.0.1, with every record signature checked by the workspace. Target: at
 least 5,000 records/s.
 
-Usage: python bench/workspace.py [--records 100000]
+Then, by bench/cases.py on realistic screenings: time from unlock to the
+first page of the case list (target < 2 s), later pages and filters
+(< 200 ms) and the web process's peak memory (< 500 MB).
+
+Usage: python bench/workspace.py [--records 100000] [--pull-only]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import cases  # noqa: E402
 from intake import crypto, db, envelope, instance  # noqa: E402
 from intake.batch import record_signature  # noqa: E402
 from intake.hub.coordinators import new_token  # noqa: E402
@@ -62,6 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--jobs", type=int, default=0, help="intake pull --jobs (default: its own)")
+    parser.add_argument(
+        "--pull-only", action="store_true", help="Skip the case list figures (bench/cases.py)."
+    )
     args = parser.parse_args()
     key = crypto.new_recipient_key()
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +114,9 @@ def main() -> None:
             f"CPU time of intake pull and its workers: {cpu:.2f} s"
             f" (load average {load_before:.1f} before the pull, {load:.1f} after)"
         )
+    if not args.pull_only:
+        # Then the coordinator's side: realistic screenings, unlocked and browsed.
+        cases.report(cases.run(args.records))
 
 
 if __name__ == "__main__":

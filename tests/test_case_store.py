@@ -191,3 +191,21 @@ def test_the_workspace_locks_when_its_last_session_goes_idle(filled, coordinator
     ws.sweep()
     assert not ws.is_unlocked(token)
     assert ws.opener is None and ws.key is None and ws.index is None
+
+
+def test_a_key_is_added_once_to_a_workspace_made_without_one(tmp_path, coordinator_key):
+    from intake import instance
+    from tests.conftest import write_key_pair
+
+    ws = instance.create(tmp_path / "ws", "workspace", [])
+    key_file, pub_file = write_key_pair(tmp_path / "keys", coordinator_key)
+    run = CliRunner().invoke
+    refused = run(main, ["export", "--instance", str(ws.path), "--format", "csv",
+                         "--out", str(tmp_path / "x.csv"), "--passphrase-file", str(pub_file)])  # fmt: skip
+    assert refused.exit_code == 2 and "holds no coordinator key" in refused.output
+    assert run(main, ["workspace", "key", "--instance", str(ws.path), str(pub_file)]).exit_code == 2
+    added = run(main, ["workspace", "key", "--instance", str(ws.path), str(key_file)])
+    assert added.exit_code == 0, added.output
+    assert (ws.path / "coordinator.key").stat().st_mode & 0o077 == 0
+    again = run(main, ["workspace", "key", "--instance", str(ws.path), str(key_file)])
+    assert again.exit_code == 2 and "already" in again.output

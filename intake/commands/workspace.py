@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from intake import crypto, db
+from intake import crypto, db, instance
 from intake.commands.common import (
     fail,
     instance_option,
@@ -156,6 +156,24 @@ def _device_keys(paths) -> list:
         except crypto.KeyFileError as e:
             fail(f"{path}: {e}")
     return keys
+
+
+@workspace_group.command("key")
+@instance_option
+@click.argument("key_file", type=click.Path(dir_okay=False, path_type=Path))
+def workspace_key(instance_dir, key_file) -> None:
+    """Keep the coordinator's encrypted private key in a workspace made without --key."""
+    from intake.instance import InstanceError, read_coordinator_key_file
+
+    inst = load_instance(instance_dir, "workspace")
+    if (inst.path / instance.COORDINATOR_KEY_NAME).exists():
+        # Replacing it would strand the case store, sealed to the key it holds.
+        fail(f"{inst.path} holds a coordinator key already; a workspace keeps one key for life")
+    try:
+        instance.add_coordinator_key(inst.path, read_coordinator_key_file(key_file))
+    except (InstanceError, OSError) as e:
+        fail(str(e))
+    click.echo(f"Coordinator key copied from {key_file} (still passphrase-encrypted)")
 
 
 @workspace_group.command("devices")
