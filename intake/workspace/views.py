@@ -151,7 +151,13 @@ def unlock():
     try:
         workspace().unlock(session["token"], g.user.username, request.form.get("passphrase", ""))
     except InstanceError:
-        flash(_("This workspace holds no coordinator key yet: add it with intake workspace key."), "error")
+        flash(
+            _(
+                "This workspace holds no coordinator key yet:"
+                " see intake workspace key (docs/coordinator.md)."
+            ),
+            "error",
+        )
         return render_template("workspace/unlock.html"), 409
     except (crypto.CryptoError, ValueError):
         audit("unlock_refused")
