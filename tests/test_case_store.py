@@ -200,8 +200,9 @@ def test_a_key_is_added_once_to_a_workspace_made_without_one(tmp_path, coordinat
     ws = instance.create(tmp_path / "ws", "workspace", [])
     key_file, pub_file = write_key_pair(tmp_path / "keys", coordinator_key)
     run = CliRunner().invoke
+    out = str(tmp_path / "x.csv")
     refused = run(main, ["export", "--instance", str(ws.path), "--format", "csv",
-                         "--out", str(tmp_path / "x.csv"), "--passphrase-file", str(pub_file)])  # fmt: skip
+                         "--out", out, "--passphrase-file", str(pub_file)])  # fmt: skip
     assert refused.exit_code == 2 and "holds no coordinator key" in refused.output
     assert run(main, ["workspace", "key", "--instance", str(ws.path), str(pub_file)]).exit_code == 2
     added = run(main, ["workspace", "key", "--instance", str(ws.path), str(key_file)])
