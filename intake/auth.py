@@ -112,11 +112,11 @@ def load_user() -> None:
     if token:
         g.user = keyring().touch(token, time.time())
         if g.user is None:
-            session.pop("token", None)
+            _forget(session.pop("token", None))  # idle: what a role kept for it goes too
             g.locked = True
         elif not _still_allowed(g.user):
             # Disabled (or removed) since signing in: the session ends at its next request.
-            keyring().drop(session.pop("token", None))
+            _forget(session.pop("token", None))
             g.user = None
 
 

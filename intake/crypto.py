@@ -15,10 +15,11 @@ import unicodedata
 from pathlib import Path
 
 from cryptography.exceptions import InvalidKey, InvalidSignature
-from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from intake import keyfile
 
@@ -209,6 +210,18 @@ def new_content_key() -> bytes:
 def new_nonce() -> bytes:
     """Return a fresh random 96-bit GCM nonce."""
     return os.urandom(NONCE_LENGTH)
+
+
+def private_key_secret(private_key, info: bytes) -> bytes:
+    """Derive a 32-byte key that only the holder of this private key can compute.
+
+    ECDH of the key with its own public key (d·dG), through HKDF-SHA256 with
+    `info`: computing it from the public key alone is the Diffie-Hellman
+    problem. Unlike a key sealed to the public key (which anyone holding the
+    public key could make), nobody without the private key can plant one.
+    """
+    shared = private_key.exchange(ec.ECDH(), private_key.public_key())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
 
 
 def seal_key(content_key: bytes, public_key, info: bytes) -> bytes:

@@ -8,13 +8,22 @@ the hub's answers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
+import io
 import ipaddress
 import ssl
+import time
 import urllib.parse
 
-TIMEOUT = 60
+TIMEOUT = 60  # seconds, for each wait on the network
+# Seconds for a whole request, answer included. TIMEOUT bounds one wait
+# only: a hostile hub sending a byte every few seconds would otherwise hold
+# a pull for ever. A hub's largest page (12 MiB, see MAX_RESPONSE) arrives
+# in time over 340 kbit/s; `intake pull` run again goes on where it stopped.
+DEADLINE = 300
+READ_CHUNK = 64 * 1024
 
 
 class HttpError(Exception):
@@ -81,22 +90,66 @@ def check_pin(conn, pin: str | None) -> None:
 MAX_RESPONSE = 64 * 1024 * 1024
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reader whose every wait is cut to the time left before the deadline."""
+
+    def __init__(self, raw, sock, deadline: float):
+        self.raw, self.sock, self.deadline = raw, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _past_deadline()
+        self.sock.settimeout(min(TIMEOUT, left))
+        return self.raw.readinto(buffer)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """A response whose status line, headers and body are all read within one deadline."""
+
+    def __init__(self, sock, *args, deadline: float, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+
+def _past_deadline() -> HttpError:
+    return HttpError(f"the hub's answer took longer than {DEADLINE} s: given up", retry=True)
+
+
 def request(
     url: str, method: str, path: str, body: bytes | None, headers: dict, pin: str | None
 ) -> tuple[int, str, bytes]:
     """Send one request to the hub; return (status, content type, body)."""
+    deadline = time.monotonic() + DEADLINE
     conn, prefix = connection(url, pin)
+    conn.response_class = functools.partial(_DeadlineResponse, deadline=deadline)
     try:
         conn.connect()
         check_pin(conn, pin)
         conn.request(method, prefix + path, body, headers)
-        response = conn.getresponse()
-        # A hostile hub must not fill memory: no answer of ours is near this size.
-        data = response.read(MAX_RESPONSE + 1)
-        if len(data) > MAX_RESPONSE:
-            raise HttpError(f"the hub's answer is larger than {MAX_RESPONSE // 2**20} MiB")
-        return response.status, response.getheader("Content-Type", ""), data
+        with conn.getresponse() as response:  # closed also when reading it fails
+            return response.status, response.getheader("Content-Type", ""), _read_body(response)
     except (OSError, http.client.HTTPException) as e:
+        if time.monotonic() >= deadline:
+            raise _past_deadline() from None
         raise HttpError(f"cannot reach the hub: {e}", retry=True) from None
     finally:
         conn.close()
+
+
+def _read_body(response) -> bytes:
+    """Read the body in chunks, refusing it once it is larger than MAX_RESPONSE."""
+    data = bytearray()
+    while chunk := response.read(READ_CHUNK):
+        data += chunk
+        # A hostile hub must not fill memory: no answer of ours is near this size.
+        if len(data) > MAX_RESPONSE:
+            raise HttpError(f"the hub's answer is larger than {MAX_RESPONSE // 2**20} MiB")
+    return bytes(data)

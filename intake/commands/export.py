@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -74,11 +75,34 @@ def export_command(instance_dir, fmt, out, passphrase_file, search, urgent, **fi
             )  # fmt: skip
         except AuditError as e:
             fail(f"not exported: the audit log refuses the entry ({e}); see intake audit verify")
-        partial = out.with_name(f".{out.name}.partial")
-        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            count = exporting.export(database, opener, selected, fmt, f)
-        partial.replace(out)
+        try:
+            written, skipped = _write_file(
+                out, lambda f: exporting.export(database, opener, selected, fmt, f)
+            )
+        except OSError as e:
+            fail(f"{out}: not exported: {e.strerror or e}")
     finally:
         database.close()
-    click.echo(f"Wrote {count} of {len(index)} cases to {out} ({fmt})")
+    click.echo(f"Wrote {written} of {len(index)} cases to {out} ({fmt})")
     click.echo("The file holds answers in the clear: keep it safe and delete it when done.")
+    if skipped:
+        click.echo(f"intake: {skipped} cases did not open and are not in the file", err=True)
+        sys.exit(1)
+
+
+def _write_file(out: Path, write):
+    """Write to a private partial file, then put it in place of `out`; return what `write` does.
+
+    Half an export is answers in the clear in a hidden file nobody knows to
+    delete: on any error, also an interruption, the partial file is removed.
+    """
+    partial = out.with_name(f".{out.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with open(fd, "wb") as f:
+            result = write(f)
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return result

@@ -229,8 +229,8 @@ def workspace_cases(instance_dir) -> None:
 def workspace_open(instance_dir, passphrase_file, output_format) -> None:
     """Open every verified record of the store with this workspace's key, to stdout."""
     from intake.instance import InstanceError
+    from intake.workspace.audit import AuditError
     from intake.workspace.opening import Opener
-    from intake.workspace.reading import CsvWriter, JsonLinesWriter, RecordShapeError, open_envelope
 
     inst = load_instance(instance_dir, "workspace")
     try:
@@ -238,23 +238,39 @@ def workspace_open(instance_dir, passphrase_file, output_format) -> None:
         opener = Opener.from_file(key_path, read_passphrase(passphrase_file))
     except (InstanceError, crypto.KeyFileError) as e:
         fail(str(e))
+    database = db.open_database(inst.path)
+    try:
+        # Records written out in the clear: logged like an export, before a
+        # byte is out. An export the audit log cannot take does not happen.
+        detail = {"format": output_format, "cases": len(db.cases(database)), "filter": "all"}
+        try:
+            _audit(inst, "export", None, detail)
+        except AuditError as e:
+            fail(f"nothing opened: the audit log refuses the entry ({e}); see intake audit verify")
+        problems = _write_opened(database, opener, output_format)
+    finally:
+        database.close()
+    sys.exit(1 if problems else 0)
+
+
+def _write_opened(database, opener, output_format: str) -> int:
+    """Write every verified record of the store, opened, to stdout; return how many did not open."""
+    from intake.workspace.reading import CsvWriter, JsonLinesWriter, RecordShapeError, open_envelope
+
     out = sys.stdout.buffer
     writer = CsvWriter(out) if output_format == "csv" else JsonLinesWriter(out)
-    problems = opened = 0
+    problems = 0
     try:
-        for data in db.verified_envelopes(db.open_database(inst.path)):
+        for data in db.verified_envelopes(database):
             status, value = open_envelope(data, opener, writer.needs_header)
             try:
                 if status != "ok":
                     raise RecordShapeError(value)
                 writer.write(value)
-                opened += 1
             except RecordShapeError as e:
                 click.echo(f"intake: a record does not open: {e}", err=True)
                 problems += 1
         writer.close()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    # Records written out in the clear: logged like an export.
-    _audit(inst, "export", None, {"format": output_format, "cases": opened, "filter": "all"})
-    sys.exit(1 if problems else 0)
+    return problems

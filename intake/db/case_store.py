@@ -96,6 +96,34 @@ def store_chunk(
     return stored
 
 
+def count_opened(db) -> int:
+    """Count the cases whose summary a chunk holds."""
+    return db.execute("SELECT count(*) FROM cases WHERE state = 'opened'").fetchone()[0]
+
+
+def forget_store(db) -> list[tuple]:
+    """Empty the case store (chunks, cases, key check); return the statuses ever changed."""
+    with db.atomic():
+        kept = db.execute(
+            "SELECT device, id, status, status_changed, status_by FROM cases"
+            " WHERE status_changed IS NOT NULL"
+        ).fetchall()
+        db.execute("DELETE FROM case_chunks")
+        db.execute("DELETE FROM cases")
+        db.execute("DELETE FROM store_meta")
+    return [tuple(r) for r in kept]
+
+
+def restore_statuses(db, kept: list[tuple]) -> None:
+    """Put back the statuses `forget_store` returned, on the cases opened again."""
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE cases SET status = ?, status_changed = ?, status_by = ?"
+            " WHERE device = ? AND id = ? AND state = 'opened'",
+            [(s, when, by, d, i) for d, i, s, when, by in kept],
+        )
+
+
 def chunks(db, after: int = 0):
     """Yield every encrypted chunk after a number: (chunk, nonce, data), in order."""
     yield from db.execute(
@@ -147,10 +175,11 @@ def not_opened(db) -> list[dict]:
     ]
 
 
-def verified_envelope(db, device: str, record_id: str) -> bytes | None:
-    """Return one verified envelope's bytes, or None."""
+def verified_envelope(db, device: str, record_id: str) -> tuple[bytes, bytes | None] | None:
+    """Return one verified envelope's bytes and its record signature, or None."""
     row = db.execute(
-        "SELECT envelope FROM pulled WHERE device = ? AND id = ? AND origin = 'verified'",
+        "SELECT envelope, signature FROM pulled"
+        " WHERE device = ? AND id = ? AND origin = 'verified'",
         [device, record_id],
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None

@@ -56,6 +56,7 @@ ACTIONS = (
     "device_key_changed",
     "audit_verified",
     "audit_restarted",
+    "store_rebuilt",
 )
 FIELDS = ("action", "actor", "detail", "hash", "prev", "seq", "subject", "time")
 

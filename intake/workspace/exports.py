@@ -2,7 +2,8 @@
 
 A case is a record opened on the workspace with its envelope header, the
 name of its field post and its status. Every cell is plain text in stable,
-documented columns (docs/exports.md, docs/htcds.md); no cell can start a
+documented columns (docs/exports.md, docs/htcds.md); no cell, nor any part
+of one a reader could split off at a `;` or a line break, can start a
 spreadsheet formula. `intake open --format csv` writes the same columns.
 """
 
@@ -12,6 +13,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -21,6 +23,11 @@ from intake.questionnaire import available_questionnaires, load_catalogue, load_
 # A cell starting with one of these is a formula to a spreadsheet; the text
 # was typed in the field, so it is neutralised before a coordinator opens it.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a reader may start a new cell inside ours: Excel splits on ; in
+# locales whose list separator it is, a paste splits on tabs and line breaks.
+# Each such segment whose first character but spaces is one of FORMULA_START's
+# first four gets an apostrophe before that character (docs/exports.md).
+_FORMULA_SEGMENT = re.compile(r"(?:^|(?<=[;\t\r\n]))( *)(?=[=+\-@])")
 # Its columns come first; the other shipped questionnaires add only the questions it lacks.
 FIRST_QUESTIONNAIRE = "screening-full"
 # Every fixed column: (what it holds, its values). The order of the export is
@@ -84,7 +91,8 @@ def as_case(case) -> Case:
 
 
 def neutralise(text: str) -> str:
-    """Prefix text a spreadsheet would take for a formula with an apostrophe."""
+    """Put an apostrophe before every part of the text a spreadsheet could take for a formula."""
+    text = _FORMULA_SEGMENT.sub(r"\1'", text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
@@ -290,7 +298,8 @@ class CsvCases:
 
     def __init__(self, out: BinaryIO, bom: bool = False):
         self.text = _text_out(out, bom)
-        self.rows = csv.writer(self.text)
+        # Every field quoted: unquoted, a ; in a cell splits it where ; is Excel's separator.
+        self.rows = csv.writer(self.text, quoting=csv.QUOTE_ALL)
         self.shape = layout()
         self.started = False
 

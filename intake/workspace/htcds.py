@@ -109,7 +109,7 @@ def _htcds_events(events: Mapping) -> dict[str, str]:
 def write_htcds(out: BinaryIO, cases: Iterable, bom: bool = False) -> None:
     """Write the cases as CSV in HTCDS field names and pick-list values (docs/htcds.md)."""
     text = _text_out(out, bom)
-    rows = csv.writer(text)
+    rows = csv.writer(text, quoting=csv.QUOTE_ALL)  # as the CSV export: a ; never splits a cell
     rows.writerow(HTCDS_COLUMNS)
     shape = layout()
     for case in cases:

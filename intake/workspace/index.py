@@ -20,7 +20,9 @@ AGES = ("adult", "child")
 PAGE_SIZE = 50
 MAX_SEARCH = 200
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}")
+# Dates a filter may name: a year beyond these is a typing slip, not a case.
+FIRST_YEAR, LAST_YEAR = 1990, 2999
 _DEVICE = re.compile(r"[0-9a-f]{16,64}")
 
 
@@ -119,7 +121,8 @@ class Filter:
         args = {k: v for k, v in self.as_args().items() if k != "q"}
         if self.q:
             args["q"] = "(search)"
-        return ";".join(f"{k}={v}" for k, v in args.items()) or "all"
+        # Every value is short and checked; all of them together still fit an audit entry.
+        return ";".join(f"{k}={v}" for k, v in args.items())[:200] or "all"
 
     def matches(self, case: Case) -> bool:
         """Tell whether one case passes the filter, search included."""
@@ -169,9 +172,11 @@ def _date(value: str, name: str) -> None:
     try:
         if not _DATE.fullmatch(value):
             raise ValueError
-        dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise FilterError(f"{name}: a date as YYYY-MM-DD") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise FilterError(f"{name}: a date between {FIRST_YEAR} and {LAST_YEAR}")
 
 
 class CaseIndex:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from intake import crypto, db
@@ -34,13 +35,21 @@ class Pinning:
     revoked: list[dict] = field(default_factory=list)
 
 
+# Shown to the coordinator, who pins a device by its name: no control
+# character (Cc: an escape sequence could rewrite the terminal's screen), no
+# format character (Cf: a bidi override or a zero-width joiner makes one name
+# look like another), no line or paragraph separator (Zl, Zp), no lone
+# surrogate (Cs: it cannot even be printed). Persian's zero-width non-joiner
+# is a format character too: such a name is refused, the hub's administrator
+# renames the device.
+_NOT_IN_NAMES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
 def _is_name(value) -> bool:
-    # Printed on the coordinator's terminal: no control character (an escape
-    # sequence from a hostile hub could rewrite what the screen shows).
     return (
         isinstance(value, str)
         and 0 < len(value) <= 200
-        and not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value)
+        and not any(unicodedata.category(c) in _NOT_IN_NAMES for c in value)
     )
 
 

@@ -14,10 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from intake import db
+from intake import crypto, db
 from intake.db import case_store as store
 from intake.envelope import utc_now
 from intake.workspace import casestore
+from intake.workspace.audit import AuditError
 from intake.workspace.index import CaseIndex
 from intake.workspace.opening import Opener
 
@@ -55,30 +56,38 @@ class Workspace:
         self._wake = threading.Event()
         self._threads_started = False
         self._opening = threading.Lock()
+        self.generation = 0
+        self.throttle = Throttle()
 
     # -- unlocking and locking ----------------------------------------
 
     def unlock(self, token: str, username: str, passphrase: str) -> None:
-        """Unlock for one session with the key's passphrase (raises crypto errors if wrong).
+        """Unlock for one session with the key's passphrase.
 
-        The key file is opened even when another session already unlocked:
-        each session proves the passphrase itself.
+        Raises crypto errors for a wrong passphrase, UnlockRefused after too
+        many, StoreError for a store that does not open whole. The key file is
+        opened even when another session already unlocked: each session
+        proves the passphrase itself. Nothing is kept unless all went well.
         """
-        opener = Opener.from_file(self.inst.coordinator_key_path(), passphrase)
+        self.throttle.check(username)
+        try:
+            opener = Opener.from_file(self.inst.coordinator_key_path(), passphrase)
+        except (crypto.CryptoError, ValueError):
+            self.throttle.failed(username)
+            raise
+        self.throttle.succeeded(username)
         with self.lock:
             if self.opener is None:
-                database = db.open_database(self.inst.path)
-                try:
-                    key = casestore.store_key(database, opener)
-                    self.opener, self.key, self.index = opener, key, CaseIndex()
-                    self.loaded_chunk = 0
-                    self._load_new_chunks(database)
-                finally:
-                    database.close()
+                key, index, last = _load_whole(self.inst, opener)
+                self.opener, self.key, self.index, self.loaded_chunk = opener, key, index, last
+                self.generation += 1
             self.sessions[token] = username
             self._start_threads()
-        if self.waiting() <= OPEN_AT_UNLOCK:
-            self.open_waiting()  # a few: the first page shows them at once
+        try:
+            if self.waiting() <= OPEN_AT_UNLOCK:
+                self.open_waiting()  # a few: the first page shows them at once
+        except casestore.StoreError as e:
+            self.pull_status.last_error = str(e)
         self._wake.set()  # many: opened in the background, the page says how many wait
 
     def waiting(self) -> int:
@@ -100,8 +109,15 @@ class Workspace:
             if not self.sessions:
                 self._drop()
         if username and self.audit_log is not None:
-            self.audit_log.append(username, "lock")
+            try:
+                self.audit_log.append(username, "lock")
+            except AuditError as e:  # locked all the same: a lock never fails
+                print(f"workspace lock not logged: {e}", file=sys.stderr, flush=True)
         return username is not None
+
+    def still_unlocked(self, generation: int) -> bool:
+        """Tell whether the unlock of this generation still holds (no lock since)."""
+        return self.generation == generation and self.opener is not None
 
     def sweep(self) -> None:
         """Lock the sessions the key ring has forgotten (idle, signed out)."""
@@ -114,6 +130,7 @@ class Workspace:
     def _drop(self) -> None:
         self.opener = self.key = self.index = None
         self.loaded_chunk = 0
+        self.generation += 1  # whatever still holds the old key stops at its next check
 
     # -- the index --------------------------------------------------------
 
@@ -126,7 +143,7 @@ class Workspace:
         """Open the verified envelopes not yet in the store, and add them to the index."""
         with self._opening:  # one opener at a time; the index stays readable meanwhile
             with self.lock:
-                opener, key = self.opener, self.key
+                opener, key, generation = self.opener, self.key, self.generation
             if opener is None:
                 return 0
             database = db.open_database(self.inst.path)
@@ -138,10 +155,17 @@ class Workspace:
                         0, self.pull_status.opening - casestore.OPEN_BATCH
                     )
 
-                casestore.ingest(database, opener, key, self.text_questions(), progress)
-                self.pull_status.opening = 0
+                try:
+                    casestore.ingest(
+                        database, opener, key, self.text_questions(), progress,
+                        keep_going=lambda: self.still_unlocked(generation),
+                    )  # fmt: skip
+                except casestore.Stopped:
+                    return 0  # locked meanwhile: the key opens nothing more
+                finally:
+                    self.pull_status.opening = 0
                 with self.lock:
-                    if self.key is key:  # not locked (and unlocked again) meanwhile
+                    if self.still_unlocked(generation):
                         return self._load_new_chunks(database)
                 return 0
             finally:
@@ -242,4 +266,61 @@ def open_store(database, opener: Opener) -> CaseIndex:
     casestore.ingest(database, opener, key, text_questions())
     index = CaseIndex()
     load_index(database, key, index)
+    casestore.check_complete(database, len(index))
     return index
+
+
+def _load_whole(inst, opener: Opener) -> tuple[bytes, CaseIndex, int]:
+    """Derive the store key and load every chunk; refuse a store that is not whole."""
+    database = db.open_database(inst.path)
+    try:
+        key = casestore.store_key(database, opener)
+        index = CaseIndex()
+        _added, last = load_index(database, key, index)
+        casestore.check_complete(database, len(index))
+        return key, index, last
+    finally:
+        database.close()
+
+
+class UnlockRefused(Exception):
+    """Too many wrong passphrases: wait this many seconds."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"too many wrong passphrases: wait {wait} s")
+        self.wait = wait
+
+
+class Throttle:
+    """Slow down guesses of the key's passphrase, as sign-in does for passwords.
+
+    After 3 wrong passphrases a name waits 1, 2, 4... seconds between
+    attempts; after 8 it waits 15 minutes. Kept in memory: a restart, which
+    an attacker holding a session cannot cause, starts over.
+    """
+
+    FREE, LOCK_AFTER, LOCK_SECONDS = 3, 8, 15 * 60
+
+    def __init__(self):
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, username: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            count, last = self._failures.get(username, (0, 0.0))
+        if count < self.FREE:
+            return
+        wait = self.LOCK_SECONDS if count >= self.LOCK_AFTER else 2 ** (count - self.FREE)
+        if now - last < wait:
+            raise UnlockRefused(int(wait - (now - last)) + 1)
+
+    def failed(self, username: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            count, _last = self._failures.get(username, (0, 0.0))
+            self._failures[username] = (count + 1, now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username, None)

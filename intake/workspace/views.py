@@ -8,6 +8,7 @@ to the audit log before the answer leaves.
 from __future__ import annotations
 
 import io
+import re
 
 from flask import (
     Blueprint,
@@ -23,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.exceptions import HTTPException
 
 from intake import auth, crypto
@@ -31,16 +33,18 @@ from intake.envelope import utc_now
 from intake.instance import InstanceError
 from intake.workspace import index as case_index
 from intake.workspace.audit import AuditError, AuditLog
+from intake.workspace.casestore import StoreError
 from intake.workspace.index import Filter, FilterError
-from intake.workspace.unlocked import Workspace
+from intake.workspace.unlocked import UnlockRefused, Workspace
 
 bp = Blueprint("workspace", __name__)
 
 COORDINATOR = "coordinator"
+_PAGE = re.compile(r"[0-9]{1,6}")
 EXPORT_FORMATS = {
-    "csv": ("text/csv; charset=utf-8", "csv"),
+    "csv": ("text/csv", "csv"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-    "htcds": ("text/csv; charset=utf-8", "htcds.csv"),
+    "htcds": ("text/csv", "htcds.csv"),
 }
 
 
@@ -159,6 +163,27 @@ def unlock():
             "error",
         )
         return render_template("workspace/unlock.html"), 409
+    except UnlockRefused as refused:
+        flash(
+            ngettext(
+                "Too many failed attempts. Wait %(num)d second, then try again.",
+                "Too many failed attempts. Wait %(num)d seconds, then try again.",
+                refused.wait,
+            ),
+            "error",
+        )
+        return render_template("workspace/unlock.html", next=request.form.get("next")), 429
+    except StoreError as e:
+        audit("unlock_refused", None, {"reason": "store"})
+        flash(
+            _(
+                "The case store does not open whole: %(reason)s."
+                " Nothing was unlocked; run intake workspace rebuild (docs/coordinator.md).",
+                reason=str(e),
+            ),
+            "error",
+        )
+        return render_template("workspace/unlock.html"), 409
     except (crypto.CryptoError, ValueError):
         audit("unlock_refused")
         flash(_("That passphrase does not open this workspace's key."), "error")
@@ -180,9 +205,11 @@ def cases():
         return _needs_unlock()
     flt = _filter()
     number = request.args.get("page", "1")
-    if not number.isdigit():
+    if not _PAGE.fullmatch(number):
         abort(400, description=_("The page number must be a whole number."))
     with ws.lock:
+        if ws.index is None:  # locked since the check above
+            return _needs_unlock()
         selected = ws.index.select(flt)
         shown, pages = case_index.page_of(selected, int(number))
         duplicates = {c.key for c in shown if ws.index.has_duplicates(c)}
@@ -208,20 +235,26 @@ def cases():
 @auth.requires_role(COORDINATOR)
 def case(device, record_id):
     """One case: every answer beside its question, the assessment, the origin, duplicates."""
-    from intake.workspace.casepage import CasePage
+    from intake.workspace.casepage import CaseDoesNotOpen, CasePage
 
     ws = _unlocked()
     if ws is None:
         return _needs_unlock()
     with ws.lock:
+        if ws.index is None:
+            return _needs_unlock()
         found = ws.index.by_key.get((device, record_id))
         opener = ws.opener
         duplicates = ws.index.possible_duplicates(found) if found else []
     if found is None:
         abort(404)
-    data = store.verified_envelope(auth.database(), device, record_id)
-    page = CasePage.open(found, data, opener)
+    pinned = _device_row(device)
+    held = store.verified_envelope(auth.database(), device, record_id)
     audit("case_view", f"{device}/{record_id}")
+    try:
+        page = CasePage.open(found, held, opener, pinned["public_key"] if pinned else None)
+    except CaseDoesNotOpen as e:
+        return render_template("workspace/case_problem.html", case=found, reason=str(e))
     g.respondent_language = page.respondent_language
     return render_template(
         "workspace/case.html",
@@ -229,7 +262,7 @@ def case(device, record_id):
         page=page,
         duplicates=duplicates,
         statuses=store.STATUSES,
-        device=_device_row(device),
+        device=pinned,
     )
 
 
@@ -250,6 +283,8 @@ def set_status(device, record_id):
     if status not in store.STATUSES:
         abort(400, description=_("Choose one of the statuses offered."))
     with ws.lock:
+        if ws.index is None:
+            return _needs_unlock()
         found = ws.index.by_key.get((device, record_id))
         before = found.status if found else None
     if found is None:
@@ -282,11 +317,22 @@ def export():
         flash(_("Tick the box to confirm that you will protect the exported file."), "error")
         return redirect(url_for("workspace.cases", **flt.as_args()), 303)
     with ws.lock:
+        if ws.index is None:
+            return _needs_unlock()
         selected = list(ws.index.select(flt))
-        opener = ws.opener
+        opener, generation = ws.opener, ws.generation
+    # Logged first: an export the log cannot take does not happen.
+    audit("export", None, {"format": fmt, "cases": len(selected), "filter": flt.describe()})
     out = io.BytesIO()
-    count = exporting.export(auth.database(), opener, selected, fmt, out)
-    audit("export", None, {"format": fmt, "cases": count, "filter": flt.describe()})
+    try:
+        _written, skipped = exporting.export(
+            auth.database(), opener, selected, fmt, out,
+            keep_going=lambda: ws.still_unlocked(generation),
+        )  # fmt: skip
+    except exporting.Stopped:
+        return _needs_unlock()
+    if skipped:
+        audit("export", None, {"format": fmt, "skipped": skipped, "filter": flt.describe()})
     mimetype, extension = EXPORT_FORMATS[fmt]
     out.seek(0)
     return send_file(
@@ -307,6 +353,8 @@ def dashboard():
         return _needs_unlock()
     flt = _filter()
     with ws.lock:
+        if ws.index is None:
+            return _needs_unlock()
         figures = case_index.figures(ws.index.select(flt))
         choices = ws.index.choices()
     return render_template(
