@@ -244,3 +244,34 @@ def test_lock_during_requests_never_answers_500(ws):
     stop.set()
     thread.join()
     assert codes and 500 not in codes
+
+
+def test_rebuild_makes_a_cut_store_whole_and_keeps_the_statuses(ws, passphrase_file):
+    from click.testing import CliRunner
+
+    from intake.commands import main
+
+    inst, device, to = ws
+    rows = [device.seal(screening_record({**ADULT, "age": 20 + i}, device=device.id), to)
+            for i in range(3)]  # fmt: skip
+    store_rows(inst, rows)
+    client = _client(inst)
+    _unlock(client)
+    url = f"/cases/{device.id}/{rows[1]['id']}/status"
+    assert client.post(url, data={"status": "referred"}).status_code == 303
+    client.post("/lock")
+    database = db.open_database(inst.path)
+    database.execute("DELETE FROM case_chunks")
+    database.conn.commit()
+    database.close()
+    result = CliRunner().invoke(
+        main,
+        ["workspace", "rebuild", "--instance", str(inst.path),
+         "--passphrase-file", str(passphrase_file)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "3 cases opened, 0 not sealed to this key, 0 that do not open" in result.output
+    client = _client(inst)
+    _unlock(client)
+    assert "1 case matches" in client.get("/cases?status=referred").get_data(as_text=True)
+    assert '"action":"store_rebuilt"' in (inst.path / "audit.log").read_text()

@@ -176,6 +176,37 @@ def workspace_key(instance_dir, key_file) -> None:
     click.echo(f"Coordinator key copied from {key_file} (still passphrase-encrypted)")
 
 
+@workspace_group.command("rebuild")
+@instance_option
+@passphrase_option
+def workspace_rebuild(instance_dir, passphrase_file) -> None:
+    """Open every verified record again into a new case store, keeping the statuses.
+
+    For a store that refuses to unlock because it was cut or changed on disk:
+    the sealed, signed envelopes are the record; the store is their index.
+    """
+    from intake.instance import InstanceError
+    from intake.workspace import casestore
+    from intake.workspace.opening import Opener
+    from intake.workspace.unlocked import text_questions
+
+    inst = load_instance(instance_dir, "workspace")
+    try:
+        opener = Opener.from_file(inst.coordinator_key_path(), read_passphrase(passphrase_file))
+    except (InstanceError, crypto.KeyFileError) as e:
+        fail(str(e))
+    _audit(inst, "store_rebuilt")
+    database = db.open_database(inst.path)
+    try:
+        report = casestore.rebuild(database, opener, text_questions())
+    finally:
+        database.close()
+    click.echo(
+        f"Rebuilt the case store: {report.opened} cases opened,"
+        f" {report.not_for_key} not sealed to this key, {report.unopenable} that do not open"
+    )
+
+
 @workspace_group.command("devices")
 @instance_option
 @click.option(
