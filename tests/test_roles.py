@@ -104,7 +104,8 @@ WORKSPACE = {
     ("/unlock", "GET"):                  (SIGNIN, 403,     403,    200,    403),
     ("/unlock", "POST"):                 (SIGNIN, 403,     403,    401,    403),
     ("/cases", "GET"):                   (SIGNIN, 403,     403,    303,    403),
-    ("/cases", "POST"):                  (405,    405,     405,    405,    405),
+    # The filter form posts (its search text stays out of addresses).
+    ("/cases", "POST"):                  (SIGNIN, 403,     403,    303,    403),
     (CASE, "GET"):                       (SIGNIN, 403,     403,    303,    403),
     (CASE, "POST"):                      (405,    405,     405,    405,    405),
     (f"{CASE}/status", "GET"):           (405,    405,     405,    405,    405),
@@ -112,7 +113,7 @@ WORKSPACE = {
     ("/export", "GET"):                  (405,    405,     405,    405,    405),
     ("/export", "POST"):                 (SIGNIN, 403,     403,    303,    403),
     ("/dashboard", "GET"):               (SIGNIN, 403,     403,    303,    403),
-    ("/dashboard", "POST"):              (405,    405,     405,    405,    405),
+    ("/dashboard", "POST"):              (SIGNIN, 403,     403,    303,    403),
     ("/devices", "GET"):                 (SIGNIN, 403,     403,    303,    403),
     ("/devices", "POST"):                (405,    405,     405,    405,    405),
     ("/pull", "GET"):                    (405,    405,     405,    405,    405),

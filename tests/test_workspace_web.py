@@ -164,3 +164,19 @@ def test_the_server_keeps_every_response_in_memory(workspace):
         assert adj.inbuf_overflow > 1024 * 1024  # a form of answers, too, stays in memory
     finally:
         server.close()
+
+
+def test_a_search_never_goes_into_an_address(workspace):
+    """Addresses land in the browser's history on disk; a search may be a name or a phone."""
+    inst, _rows, _north, _south = workspace
+    client = _unlocked_client(inst)
+    response = client.post("/cases", data={"q": "calais camp", "age": "adult"})
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert "calais" not in location.lower() and "search=1" in location and "age=adult" in location
+    html = client.get(location).get_data(as_text=True)
+    assert "2 cases match" in html and 'value="calais camp"' in html
+    assert "calais" not in "".join(re.findall(r'href="([^"]*)"', html)).lower()
+    other = _unlocked_client(inst)  # another session: its own search, none yet
+    assert "3 cases match" in other.get("/cases?search=1").get_data(as_text=True)
+    assert "2 cases match" in client.get("/cases?search=1").get_data(as_text=True)

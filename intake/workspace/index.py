@@ -116,6 +116,18 @@ class Filter:
         """Return the filter's non-empty values (for links and forms)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
+    def link_args(self) -> dict[str, str]:
+        """Return the values for a link: the search text never goes into an address.
+
+        An address lands in the browser's history, on disk, in the clear; a
+        search may be a name or a phone number. A link says `search=1`
+        instead, and the server fills in the search this session remembered.
+        """
+        args = self.as_args()
+        if args.pop("q", None):
+            args["search"] = "1"
+        return args
+
     def describe(self) -> str:
         """Describe the filter for the audit log, without the search text (it may be a name)."""
         args = {k: v for k, v in self.as_args().items() if k != "q"}

@@ -58,6 +58,8 @@ class Workspace:
         self._opening = threading.Lock()
         self.generation = 0
         self.throttle = Throttle()
+        # Each session's last search text: in memory only, never in an address.
+        self.searches: dict[str, str] = {}
 
     # -- unlocking and locking ----------------------------------------
 
@@ -106,6 +108,7 @@ class Workspace:
         """Lock one session, and drop everything if it was the last; tell if it was unlocked."""
         with self.lock:
             username = self.sessions.pop(token, None) if token else None
+            self.searches.pop(token, None)
             if not self.sessions:
                 self._drop()
         if username and self.audit_log is not None:
@@ -114,6 +117,16 @@ class Workspace:
             except AuditError as e:  # locked all the same: a lock never fails
                 print(f"workspace lock not logged: {e}", file=sys.stderr, flush=True)
         return username is not None
+
+    def remember_search(self, token: str | None, text: str) -> None:
+        """Keep a session's search text (it may be a name: it stays out of addresses)."""
+        with self.lock:
+            if token in self.sessions:
+                self.searches[token] = text
+
+    def remembered_search(self, token: str | None) -> str:
+        with self.lock:
+            return self.searches.get(token, "")
 
     def still_unlocked(self, generation: int) -> bool:
         """Tell whether the unlock of this generation still holds (no lock since)."""
@@ -128,6 +141,7 @@ class Workspace:
             self.lock_session(token)
 
     def _drop(self) -> None:
+        self.searches.clear()
         self.opener = self.key = self.index = None
         self.loaded_chunk = 0
         self.generation += 1  # whatever still holds the old key stops at its next check

@@ -127,11 +127,25 @@ def _needs_unlock():
     return redirect(url_for("workspace.unlock", next=request.full_path.rstrip("?")), 303)
 
 
-def _filter() -> Filter:
+def _filter(ws: Workspace | None = None) -> Filter:
+    """Parse the filter of this request; `search=1` stands for the search this session sent."""
+    values = request.values.to_dict()
+    if ws is not None and values.get("search") == "1" and not values.get("q"):
+        values["q"] = ws.remembered_search(session.get("token"))
     try:
-        return Filter.parse(request.values)
+        return Filter.parse(values)
     except FilterError as e:
         abort(400, description=_("This filter is not valid: %(reason)s", reason=str(e)))
+
+
+def _search(endpoint: str):
+    """Take a filter form (POST), keep its search text in memory, and show it by address."""
+    ws = _unlocked()
+    if ws is None:
+        return _needs_unlock()
+    flt = _filter()
+    ws.remember_search(session.get("token"), flt.q)
+    return redirect(url_for(endpoint, **flt.link_args()), 303)
 
 
 @bp.get("/")
@@ -203,7 +217,7 @@ def cases():
     ws = _unlocked()
     if ws is None:
         return _needs_unlock()
-    flt = _filter()
+    flt = _filter(ws)
     number = request.args.get("page", "1")
     if not _PAGE.fullmatch(number):
         abort(400, description=_("The page number must be a whole number."))
@@ -229,6 +243,20 @@ def cases():
         statuses=store.STATUSES,
         outcomes=case_index.OUTCOMES,
     )
+
+
+@bp.post("/cases")
+@auth.requires_role(COORDINATOR)
+def cases_search():
+    """Apply the filter form: its search goes to memory, not into the address."""
+    return _search("workspace.cases")
+
+
+@bp.post("/dashboard")
+@auth.requires_role(COORDINATOR)
+def dashboard_search():
+    """Apply the dashboard's filter form, as for the case list."""
+    return _search("workspace.dashboard")
 
 
 @bp.get("/cases/<device>/<record_id>")
@@ -315,7 +343,7 @@ def export():
         abort(400, description=_("Choose CSV, Excel or HTCDS."))
     if request.form.get("understood") != "yes":
         flash(_("Tick the box to confirm that you will protect the exported file."), "error")
-        return redirect(url_for("workspace.cases", **flt.as_args()), 303)
+        return redirect(url_for("workspace.cases", **flt.link_args()), 303)
     with ws.lock:
         if ws.index is None:
             return _needs_unlock()
@@ -351,7 +379,7 @@ def dashboard():
     ws = _unlocked()
     if ws is None:
         return _needs_unlock()
-    flt = _filter()
+    flt = _filter(ws)
     with ws.lock:
         if ws.index is None:
             return _needs_unlock()
