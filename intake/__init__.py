@@ -84,7 +84,8 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
     if inst.role == "field":
         if not app.testing and not list(inst.recipients_dir.glob("*.pub")):
             raise RuntimeError("refusing to start a field app without a recipient public key")
-        from intake.field import handover  # registers hand-over and take-back on views.bp
+        # Each registers its views on views.bp: hand-over and take-back; the installable app.
+        from intake.field import handover, offline_api, pwa  # noqa: F401 - imported for that alone
 
         bp = handover.bp
     elif inst.role == "hub":

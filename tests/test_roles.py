@@ -31,6 +31,15 @@ FIELD = {
     ("/lock", "POST"):                   (303,    303,     303,    303,    303),
     ("/static/<path:filename>", "GET"):  (200,    200,     200,    200,    200),
     ("/static/<path:filename>", "POST"): (405,    405,     405,    405,    405),
+    # The installable app's shell: the same for everyone and holding nothing of
+    # anyone's, so a browser may fetch it without a session (the service worker
+    # pre-caches it without cookies).
+    ("/manifest.webmanifest", "GET"):    (200,    200,     200,    200,    200),
+    ("/manifest.webmanifest", "POST"):   (405,    405,     405,    405,    405),
+    ("/sw.js", "GET"):                   (200,    200,     200,    200,    200),
+    ("/sw.js", "POST"):                  (405,    405,     405,    405,    405),
+    ("/offline", "GET"):                 (200,    200,     200,    200,    200),
+    ("/offline", "POST"):                (405,    405,     405,    405,    405),
     ("/", "GET"):                        (SIGNIN, 200,     200,    200,    200),
     ("/", "POST"):                       (405,    405,     405,    405,    405),
     ("/screening/start", "GET"):         (405,    405,     405,    405,    405),

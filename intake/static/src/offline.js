@@ -1,0 +1,607 @@
+// The offline interview: a screening that goes on in the browser while the
+// field node cannot be reached, then a sealed envelope queued until it can.
+//
+// Rendered into templates/field/offline_app.html, whose JSON blocks give the
+// URLs and every text, translated by the node. The questionnaire, its
+// conditions and the assessment are the node's own (questionnaires.json,
+// evaluated by questionnaire.js and assessment.js). Drafts and the node's
+// configuration are kept encrypted (store.js); a finished record is sealed to
+// the coordinators (envelope.js) and cannot be read here again.
+//
+// Translation, still to do: question texts and reasons are the definition's
+// English; the catalogs hold them (the node's pages translate them), so the
+// build should ship each language's texts beside questionnaires.json.
+
+import { messageText, plainAssessment } from "./assessment.js";
+import { sealRecord } from "./envelope.js";
+import {
+  assessAnswers,
+  checkDefinition,
+  effectiveAnswers,
+  evaluate,
+  indicatorsFromAnswers,
+  isAnswered,
+  isChild,
+  urgentFlags,
+  visibleQuestions,
+  visibleSections,
+} from "./questionnaire.js";
+import * as store from "./store.js";
+
+const SETTINGS = readJSON("offline-settings");
+const TEXTS = readJSON("offline-texts");
+const root = document.getElementById("offline-app");
+const queueLine = document.getElementById("offline-queue");
+const alertLine = document.getElementById("offline-alert");
+const RETRY_MS = 30_000;
+
+// In page memory only: gone on reload, on lock, when the tab closes.
+const state = { key: null, config: null, definition: null, sending: false, token: null };
+
+function readJSON(id) {
+  return JSON.parse(document.getElementById(id).textContent);
+}
+
+/** A translated text with its %(name)s values filled in. */
+function t(name, params = {}) {
+  return TEXTS[name].replace(/%\((\w+)\)s/g, (_, key) => String(params[key]));
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function show(...children) {
+  root.replaceChildren(...children);
+  const heading = root.querySelector("h2");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+}
+
+function say(text) {
+  alertLine.textContent = text || "";
+  alertLine.hidden = !text;
+}
+
+// -- Start: the definition, the node's configuration, the password --
+
+async function boot() {
+  window.addEventListener("online", () => sendQueue());
+  setInterval(() => sendQueue(), RETRY_MS);
+  await renderQueue();
+  askPersistence();
+  if (!globalThis.crypto?.subtle) return show(el("p", {}, t("no_webcrypto")));
+  const [definition, config] = await Promise.all([fetchDefinition(), fetchConfig()]);
+  state.definition = definition;
+  sendQueue();
+  showUnlock(config);
+}
+
+async function fetchDefinition() {
+  const response = await fetch(SETTINGS.definition);
+  if (!response.ok) throw new Error(`questionnaires.json: ${response.status}`);
+  return checkDefinition(await response.json());
+}
+
+/** The node's configuration for this officer, or null offline or signed out. */
+async function fetchConfig() {
+  try {
+    const response = await fetch(SETTINGS.config, { credentials: "same-origin", redirect: "manual" });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null; // the node cannot be reached
+  }
+}
+
+async function showUnlock(config) {
+  const keyring = await store.storedKeyring();
+  if (!config && !keyring) {
+    return show(el("p", {}, t("need_signin")), el("a", { class: "button", href: SETTINGS.signin }, t("signin")));
+  }
+  const password = el("input", { type: "password", id: "offline-password", autocomplete: "current-password", required: true });
+  const form = el(
+    "form",
+    { class: "card stack", id: "offline-unlock" },
+    el("h2", {}, t("unlock_title")),
+    el("p", {}, t("unlock_intro")),
+    el("label", { for: "offline-password" }, t("password")),
+    password,
+    el("button", { type: "submit", class: "button primary" }, t("unlock")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    form.querySelector("button").disabled = true;
+    try {
+      await unlock(password.value, config, keyring);
+      password.value = "";
+      say("");
+      showHome();
+    } catch (e) {
+      if (!(e instanceof store.WrongPasswordError)) throw e;
+      say(t("wrong_password"));
+      form.querySelector("button").disabled = false;
+    }
+  });
+  root.dataset.state = "locked";
+  show(form);
+}
+
+async function unlock(password, config, keyring) {
+  if (!config) {
+    ({ key: state.key, config: state.config } = await store.unlockKeyring(password));
+    return;
+  }
+  const salt = fromBase64(config.salt);
+  const same = keyring && sameBytes(keyring.salt, salt) && keyring.iterations === SETTINGS.iterations;
+  if (same) {
+    state.key = (await store.unlockKeyring(password)).key;
+    await store.updateConfig(state.key, config);
+  } else {
+    state.key = await store.setUpKeyring(password, salt, SETTINGS.iterations, config);
+  }
+  state.config = config;
+}
+
+// -- Home: interviews in progress, a new one --
+
+async function showHome() {
+  root.dataset.state = "home";
+  const drafts = await store.loadDrafts(state.key);
+  const forms = questionnaireIds();
+  const start = el(
+    "form",
+    { class: "card stack", id: "offline-start" },
+    el("h2", {}, t("start_title")),
+    el(
+      "fieldset",
+      { class: "choices" },
+      el("legend", {}, t("form")),
+      forms.map((id, n) =>
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: n === forms.length - 1 }), " ", state.definition.questionnaires[id].title),
+      ),
+    ),
+    el("label", { for: "offline-language" }, t("respondent_language")),
+    el("select", { id: "offline-language", name: "respondent_language" }, languages().map(([code, name]) => el("option", { value: code }, name))),
+    el("button", { type: "submit", class: "button primary" }, t("start")),
+  );
+  start.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(start);
+    startInterview(data.get("questionnaire"), data.get("respondent_language"));
+  });
+  const list = drafts.length
+    ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
+        el("li", {}, `${reference(d.id)} · ${d.started}`, " ", el("button", { type: "button", class: "button", onclick: () => showSection(d, d.section) }, t("resume"))),
+      )))
+    : null;
+  show(start, list);
+}
+
+function questionnaireIds() {
+  const known = Object.keys(state.definition.questionnaires);
+  const offered = (state.config.questionnaires || []).map((q) => (typeof q === "string" ? q : q.id));
+  const both = offered.filter((id) => known.includes(id));
+  return both.length ? both : known;
+}
+
+function languages() {
+  return (state.config.languages || [[SETTINGS.locale, SETTINGS.locale]]).map((entry) =>
+    Array.isArray(entry) ? entry : typeof entry === "string" ? [entry, entry] : [entry.code, entry.name],
+  );
+}
+
+async function startInterview(questionnaireId, respondentLanguage) {
+  const questionnaire = state.definition.questionnaires[questionnaireId];
+  const draft = {
+    id: crypto.randomUUID(),
+    questionnaire: questionnaire.id,
+    version: questionnaire.version,
+    languages: { respondent: respondentLanguage, officer: SETTINGS.locale },
+    started: utcNow(),
+    answers: {},
+    section: null,
+  };
+  await store.saveDraft(state.key, draft);
+  showSection(draft, visibleSections(questionnaire, {})[0].id);
+}
+
+// -- A screen of the interview --
+
+function questionnaireOf(draft) {
+  return state.definition.questionnaires[draft.questionnaire];
+}
+
+function showSection(draft, sectionId) {
+  const questionnaire = questionnaireOf(draft);
+  const shown = visibleSections(questionnaire, draft.answers);
+  const section = shown.find((s) => s.id === sectionId) || shown[0];
+  const at = shown.indexOf(section);
+  root.dataset.state = "section";
+  root.dataset.section = section.id;
+  const form = el(
+    "form",
+    // No autofill history: the browser would keep typed answers in its profile, in the clear.
+    { class: "stack", id: "offline-section", novalidate: true, autocomplete: "off" },
+    el("h2", {}, section.title),
+    el("p", { class: "note" }, t("step", { step: at + 1 })),
+    section.intro ? el("p", {}, section.intro) : null,
+    section.questions.map((q) => questionField(q, draft.answers[q.id])),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", class: "button primary", name: "action", value: "next" }, t("next")),
+      el("button", { type: "button", class: "button", id: "offline-back" }, t("back")),
+    ),
+  );
+  const others = otherAnswers(questionnaire, section, draft.answers);
+  const refresh = () => showOnly(questionnaire, section, form, { ...others, ...readSection(questionnaire, section, form, others).clean });
+  form.addEventListener("change", refresh);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    leaveSection(draft, section, form, +1);
+  });
+  form.querySelector("#offline-back").addEventListener("click", () => leaveSection(draft, section, form, -1));
+  show(form);
+  refresh();
+}
+
+function otherAnswers(questionnaire, section, answers) {
+  const own = new Set(section.questions.map((q) => q.id));
+  const kept = effectiveAnswers(questionnaire, answers);
+  return Object.fromEntries(Object.entries(kept).filter(([id]) => !own.has(id)));
+}
+
+function showOnly(questionnaire, section, form, context) {
+  const shown = new Set(visibleQuestions(questionnaire, section, context).map((q) => q.id));
+  for (const question of section.questions) {
+    form.querySelector(`#q-${CSS.escape(question.id)}`).hidden = !shown.has(question.id);
+  }
+}
+
+function questionField(question, answer) {
+  const id = `f-${question.id}`;
+  const help = question.help ? el("p", { class: "help", id: `${id}-help` }, question.help) : null;
+  const error = el("p", { class: "error", id: `${id}-error`, hidden: true });
+  const described = [help && `${id}-help`, `${id}-error`].filter(Boolean).join(" ");
+  const wrap = (...control) => el("div", { class: "question", id: `q-${question.id}` }, ...control);
+  if (["yes_no_unknown", "single_choice", "multiple_choice"].includes(question.type)) {
+    const type = question.type === "multiple_choice" ? "checkbox" : "radio";
+    const chosen = Array.isArray(answer) ? answer : [answer];
+    return wrap(el("fieldset", { class: "choices", "aria-describedby": described },
+      el("legend", {}, question.text), help, error,
+      question.choices.map((c) => el("label", { class: "choice" },
+        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id) }), " ", c.text)),
+    ));
+  }
+  const common = { id, name: question.id, "aria-describedby": described };
+  let control;
+  if (question.type === "long_text") {
+    control = el("textarea", { ...common, rows: 4 });
+    control.value = answer ?? "";
+  } else if (question.type === "country") {
+    control = el("select", common, el("option", { value: "" }, t("choose_country")),
+      countryChoices(SETTINGS.locale).map(([code, name]) => el("option", { value: code, selected: code === answer }, name)));
+  } else {
+    const type = { number: "number", date: "date" }[question.type] || "text";
+    control = el("input", { ...common, type, step: question.type === "number" && !question.integer ? "any" : null });
+    control.value = answer ?? "";
+  }
+  return wrap(el("label", { for: id }, question.text), help, error, control);
+}
+
+/** Read and clean the shown questions of a section, as Questionnaire.validate_answers does. */
+function readSection(questionnaire, section, form, others) {
+  const data = new FormData(form);
+  const clean = {};
+  const errors = {};
+  for (const question of section.questions) {
+    if (!evaluate(question.show_if, { ...others, ...clean }, questionnaire.conditions)) continue;
+    const raw = question.type === "multiple_choice" ? data.getAll(question.id) : data.get(question.id);
+    const [value, error] = cleanAnswer(question, raw);
+    if (error) errors[question.id] = error;
+    else if (value !== null) clean[question.id] = value;
+  }
+  return { clean, errors };
+}
+
+async function leaveSection(draft, section, form, direction) {
+  const questionnaire = questionnaireOf(draft);
+  const { clean, errors } = readSection(questionnaire, section, form, otherAnswers(questionnaire, section, draft.answers));
+  for (const question of section.questions) {
+    const message = errors[question.id];
+    const box = form.querySelector(`#f-${CSS.escape(question.id)}-error`);
+    box.textContent = message ? t(message.name, message.params) : "";
+    box.hidden = !message;
+    form.querySelector(`#q-${CSS.escape(question.id)}`).classList.toggle("has-error", Boolean(message));
+  }
+  if (direction > 0 && Object.keys(errors).length) {
+    return form.querySelector(".has-error input, .has-error select, .has-error textarea")?.focus();
+  }
+  // Back keeps what is valid: nothing typed is lost, nothing wrong is kept.
+  for (const question of section.questions) delete draft.answers[question.id];
+  Object.assign(draft.answers, clean);
+  const shown = visibleSections(questionnaire, draft.answers).map((s) => s.id);
+  const next = shown[shown.indexOf(section.id) + direction];
+  draft.section = next || section.id;
+  await store.saveDraft(state.key, draft);
+  if (next) return showSection(draft, next);
+  return direction > 0 ? showReview(draft) : showHome();
+}
+
+// -- Review and finish --
+
+function showReview(draft) {
+  const questionnaire = questionnaireOf(draft);
+  const assessment = assessAnswers(questionnaire, draft.answers, state.config.settings || null, state.definition.catalogue);
+  root.dataset.state = "review";
+  const finish = el("button", { type: "button", class: "button primary", id: "offline-finish" }, t("finish"));
+  finish.addEventListener("click", async () => {
+    finish.disabled = true;
+    const missing = firstIncomplete(questionnaire, draft.answers);
+    if (missing) return showSection(draft, missing);
+    await finishInterview(draft);
+  });
+  const back = el("button", { type: "button", class: "button" }, t("back"));
+  back.addEventListener("click", () => showSection(draft, draft.section));
+  show(
+    el("h2", {}, t("review_title")),
+    el("section", { class: "card assessment" },
+      el("p", {}, `${t("outcome")}: `, el("strong", {}, t(`outcome_${assessment.outcome}`))),
+      el("h3", {}, t("reasons")),
+      el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r))))),
+    el("div", { class: "actions" }, finish, back),
+  );
+}
+
+function firstIncomplete(questionnaire, answers) {
+  for (const section of visibleSections(questionnaire, answers)) {
+    const context = effectiveAnswers(questionnaire, answers);
+    const missing = visibleQuestions(questionnaire, section, context).some((q) => q.required && !isAnswered(context[q.id]));
+    if (missing) return section.id;
+  }
+  return null;
+}
+
+/** Build the record as intake.field.interview.record_of does. */
+function recordOf(draft) {
+  const questionnaire = questionnaireOf(draft);
+  const catalogue = state.definition.catalogue;
+  const answers = effectiveAnswers(questionnaire, draft.answers);
+  const assessment = assessAnswers(questionnaire, answers, state.config.settings || null, catalogue);
+  return {
+    id: draft.id,
+    reference: reference(draft.id),
+    kind: "screening",
+    questionnaire: { id: questionnaire.id, version: questionnaire.version },
+    languages: draft.languages,
+    started: draft.started,
+    finished: utcNow(),
+    officer: username(state.config.user),
+    device: state.config.device,
+    answers,
+    indicators: indicatorsFromAnswers(questionnaire, answers),
+    child: isChild(questionnaire, answers),
+    urgent: urgentFlags(questionnaire, answers, catalogue),
+    assessment: plainAssessment(assessment),
+  };
+}
+
+async function finishInterview(draft) {
+  const record = recordOf(draft);
+  const envelope = await sealRecord(record, state.config.recipients.map(fromBase64), {
+    kind: "screening",
+    recordId: draft.id,
+    device: state.config.device,
+    questionnaire: `${record.questionnaire.id}@${record.questionnaire.version}`,
+  });
+  const item = { id: draft.id, reference: record.reference, envelope, queued: record.finished, refused: null };
+  await store.queueEnvelope(item, draft.id);
+  root.dataset.state = "finished";
+  const another = el("button", { type: "button", class: "button primary" }, t("another"));
+  another.addEventListener("click", () => showHome());
+  show(
+    el("h2", {}, t("finished_title")),
+    el("p", {}, t("finished_intro")),
+    el("p", { class: "reference" }, `${t("reference")}: `, el("strong", {}, record.reference)),
+    el("div", { class: "actions" }, another),
+  );
+  await renderQueue();
+  sendQueue();
+}
+
+// -- The queue --
+
+async function renderQueue() {
+  const items = await store.queued();
+  const count = items.length;
+  const form = new Intl.PluralRules(document.documentElement.lang || "en").select(count);
+  queueLine.textContent = count ? t(form === "one" ? "queue_one" : "queue_other", { count }) : t("queue_none");
+  queueLine.dataset.count = String(count);
+  return items;
+}
+
+/** Send every queued envelope; keep it unless the node said stored (201) or already held (200). */
+async function sendQueue() {
+  if (state.sending) return;
+  state.sending = true;
+  try {
+    for (const item of await store.queued()) {
+      const outcome = await sendOne(item);
+      if (outcome === "stop") break;
+    }
+  } finally {
+    state.sending = false;
+    await renderQueue();
+  }
+}
+
+async function sendOne(item, retried = false) {
+  const token = state.token || (state.token = await freshToken());
+  if (token === null) return "stop"; // offline, or signed out: said already
+  let response;
+  try {
+    response = await fetch(SETTINGS.envelopes, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "Content-Type": "application/octet-stream", "X-CSRFToken": token },
+      body: item.envelope,
+    });
+  } catch {
+    say(t("offline"));
+    return "stop";
+  }
+  if (response.status === 200 || response.status === 201) {
+    await store.dequeue(item.id);
+    say("");
+    return "sent";
+  }
+  if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+    state.token = null;
+    say(t("signin_again"));
+    return "stop";
+  }
+  if (response.status === 400 && !retried) {
+    state.token = null; // perhaps only a stale CSRF token: once more with a fresh one
+    return sendOne(item, true);
+  }
+  if (response.status === 400 || response.status === 409) {
+    item.refused = { status: response.status, at: utcNow() };
+    await store.markQueued(item); // kept: a refused record is never dropped silently
+    say(t("refused", { reference: item.reference, status: response.status }));
+    return "refused";
+  }
+  say(t("offline"));
+  return "stop";
+}
+
+/** This page's CSRF token, else a fresh one from the node (the page kept offline has none). */
+async function freshToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta && !state.tokenUsed) {
+    state.tokenUsed = true;
+    return meta.content;
+  }
+  try {
+    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+    if (!response.ok) {
+      say(t("signin_again"));
+      return null;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const token = page.querySelector('meta[name="csrf-token"]')?.content;
+    if (!token) say(t("signin_again"));
+    return token || null;
+  } catch {
+    say(t("offline"));
+    return null;
+  }
+}
+
+async function askPersistence() {
+  const storage = navigator.storage;
+  if (!storage?.persist) return;
+  if ((await storage.persisted()) || (await storage.persist())) return;
+  const note = el("p", { class: "flash notice", id: "offline-persist", role: "note" }, t("not_persistent"));
+  queueLine.after(note);
+}
+
+// -- Answers: cleaned as intake/questionnaire/answers.py cleans them --
+
+const TEXT_LIMITS = { short_text: 200, long_text: 5000 };
+const problem = (name, params = {}) => [null, { name, params }];
+
+/** Return [clean value or null, error {name, params} or null] (answers.clean_answer). */
+function cleanAnswer(question, given) {
+  const raw = Array.isArray(given)
+    ? given.map((v) => (typeof v === "string" ? v.trim() : v)).filter(isAnswered)
+    : typeof given === "string" ? given.trim() : given;
+  if (!isAnswered(raw)) return question.required ? problem("required") : [null, null];
+  const ids = question.choices.map((c) => c.id);
+  if (question.type === "multiple_choice") {
+    return raw.every((v) => ids.includes(v)) ? [ids.filter((id) => raw.includes(id)), null] : problem("choice");
+  }
+  if (question.type === "number") return cleanNumber(question, raw);
+  if (question.type === "date") return cleanDate(question, raw);
+  if (question.type === "country") {
+    const code = raw.toUpperCase();
+    return /^[A-Z]{2}$/.test(code) ? [code, null] : problem("choice");
+  }
+  if (question.type in TEXT_LIMITS) {
+    const value = given.replaceAll("\r\n", "\n").trim();
+    const limit = question.max_length || TEXT_LIMITS[question.type];
+    if (question.type === "short_text" && value.includes("\n")) return problem("one_line");
+    return [...value].length > limit ? problem("too_long", { max: limit }) : [value, null];
+  }
+  return ids.includes(raw) ? [raw, null] : problem("choice");
+}
+
+function cleanNumber(question, raw) {
+  const pattern = question.integer ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  const value = Number(raw);
+  if (!pattern.test(raw) || !Number.isFinite(value)) return problem(question.integer ? "integer" : "number");
+  if (question.min !== null && value < question.min) return problem("too_small", { min: question.min });
+  if (question.max !== null && value > question.max) return problem("too_large", { max: question.max });
+  return [value, null];
+}
+
+function cleanDate(question, raw) {
+  const time = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) : NaN;
+  if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== raw) return problem("date");
+  const bound = (b) => (b === "today" ? new Date().toISOString().slice(0, 10) : b);
+  if (question.min && raw < bound(question.min)) return problem("date");
+  if (question.max && raw > bound(question.max)) return problem("date");
+  return [raw, null];
+}
+
+let countries = null;
+
+/** [code, name] of every ISO 3166 country the browser can name, sorted by name. */
+function countryChoices(locale) {
+  if (!countries) {
+    const names = new Intl.DisplayNames([locale.replace("_", "-"), "en"], { type: "region", fallback: "none" });
+    const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    countries = [...letters].flatMap((a) => [...letters].map((b) => a + b))
+      .map((code) => [code, names.of(code)])
+      .filter(([code, name]) => name && name !== code)
+      .sort((x, y) => x[1].localeCompare(y[1], locale.replace("_", "-")));
+  }
+  return countries;
+}
+
+// -- Small helpers --
+
+function reference(id) {
+  const digits = id.replaceAll("-", "").slice(0, 8).toUpperCase();
+  return `${digits.slice(0, 4)}-${digits.slice(4)}`;
+}
+
+function username(user) {
+  return typeof user === "object" && user !== null ? user.username || user.name : user;
+}
+
+function utcNow() {
+  return new Date().toISOString().slice(0, 19) + "Z";
+}
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((byte, n) => byte === b[n]);
+}
+
+boot().catch((error) => {
+  say(t("error", { message: error.message }));
+  throw error;
+});
