@@ -85,7 +85,12 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
         if not app.testing and not list(inst.recipients_dir.glob("*.pub")):
             raise RuntimeError("refusing to start a field app without a recipient public key")
         # Each registers its views on views.bp: hand-over and take-back; the installable app.
-        from intake.field import handover, offline_api, pwa  # noqa: F401 - imported for that alone
+        from intake.field import (  # noqa: F401 - imported to register their routes
+            handover,
+            offline_api,
+            offline_page,
+            pwa,
+        )
 
         bp = handover.bp
     elif inst.role == "hub":

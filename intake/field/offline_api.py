@@ -139,8 +139,10 @@ def _refuse(message: str, status: int = 400, **more):
 def offline_envelopes():
     """Keep one envelope sealed in the browser in the outbox, once, like a record sealed here.
 
-    201 stored; 200 already held (the same bytes); 409 another envelope
-    holds this record id; 400 refused. The CSRF token comes in X-CSRFToken.
+    201 stored; 200 already held (the same bytes); 409 another envelope (or
+    another user's open interview) holds this record id; 400 refused, with
+    `"retry": true` when only the CSRF token was wrong; 413 too large. The
+    CSRF token comes in X-CSRFToken.
     """
     if request.mimetype != OCTETS:
         return _refuse(f"send one envelope as {OCTETS}")

@@ -48,7 +48,7 @@ SHELL_FILES = (
 # The templates of the offline page: their text is part of what the worker keeps.
 SHELL_TEMPLATES = ("base.html", "field/offline.html")
 # The endpoints whose URLs may name a release.
-VERSIONED = frozenset({"static", "field.manifest", "field.offline"})
+VERSIONED = frozenset({"static", "field.manifest", "field.offline", "field.offline_app"})
 
 
 @dataclass(frozen=True)
@@ -207,11 +207,19 @@ def service_worker():
     offline = {
         code.replace("_", "-"): url_for("field.offline", locale=code, v=version) for code in locales
     }
+    # The offline interview's page, kept as fetched without a session (no
+    # token, no name): what it needs from the session it asks for online.
+    app = {
+        code.replace("_", "-"): url_for("field.offline_app", locale=code, v=version)
+        for code in locales
+    }
     config = {
         "cache": app_shell.cache,
         "prefix": CACHE_PREFIX,
         "precache": precache,
         "offline": offline,
+        "app": app,
+        "app_path": url_for("field.offline_app"),
         "language": DEFAULT_LOCALE,
     }
     body = f"const SHELL = {json.dumps(config, sort_keys=True)};\n{app_shell.worker}"

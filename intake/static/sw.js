@@ -57,7 +57,7 @@ self.addEventListener("fetch", (event) => {
 });
 
 async function precache() {
-  const urls = [...SHELL.precache, ...Object.values(SHELL.offline)];
+  const urls = [...SHELL.precache, ...Object.values(SHELL.offline), ...Object.values(SHELL.app)];
   // From the node, not the HTTP cache; without the officer's cookie: the shell
   // is the same for everyone, and no session is read or changed to fetch it.
   const requests = urls.map((url) => new Request(url, { cache: "reload", credentials: "omit" }));
@@ -88,13 +88,16 @@ async function navigate(event) {
   try {
     return (await event.preloadResponse) || (await fetch(event.request));
   } catch (error) {
-    return (await offlinePage()) || Response.error();
+    // The offline interview's own page is kept: it goes on without the node.
+    // Any other page gives way to the notice that the node cannot be reached.
+    const wanted = new URL(event.request.url).pathname === SHELL.app_path ? SHELL.app : SHELL.offline;
+    return (await keptPage(wanted)) || Response.error();
   }
 }
 
-async function offlinePage() {
+async function keptPage(pages) {
   const chosen = language || (await storedLanguage());
-  const url = SHELL.offline[chosen] || SHELL.offline[SHELL.language];
+  const url = pages[chosen] || pages[SHELL.language];
   const shelf = await caches.open(SHELL.cache);
   return shelf.match(url, { ignoreVary: true });
 }

@@ -13,9 +13,6 @@ the Chromium profile folder on disk (a persistent context in tmp_path).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -33,51 +30,63 @@ ADULT = {"under_18": "no", **ADULT_TRAFFICKING}
 UNLOCK_MS = 30_000
 # Everything the page's origin keeps, as the page sees it; bytes as Latin-1 text.
 STORAGE_DUMP = """async () => {
-  const text = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v)
-    ? String.fromCharCode(...new Uint8Array(v.buffer ? v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) : v))
-    : v;
-  const flat = (v) => (v && typeof v === "object" && !(v instanceof ArrayBuffer) && !ArrayBuffer.isView(v))
-    ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, flat(x)])) : text(v);
+  const latin1 = (bytes) => {
+    let s = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    }
+    return s;
+  };
+  const flat = (v) => {
+    if (v instanceof ArrayBuffer) return latin1(new Uint8Array(v));
+    if (ArrayBuffer.isView(v)) return latin1(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    if (v && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, flat(x)]));
+    }
+    return v;
+  };
   const out = {indexeddb: {}, caches: {}, localStorage: JSON.stringify({...localStorage})};
   for (const {name} of await indexedDB.databases()) {
-    const db = await new Promise((ok, no) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = no; });
+    const db = await new Promise((ok, no) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => ok(r.result);
+      r.onerror = no;
+    });
     for (const store of db.objectStoreNames) {
-      const tx = db.transaction(store);
-      out.indexeddb[`${name}/${store}`] = await new Promise((ok) => { const r = tx.objectStore(store).getAll(); r.onsuccess = () => ok(r.result.map(flat)); });
+      const r = db.transaction(store).objectStore(store).getAll();
+      const rows = await new Promise((ok) => (r.onsuccess = () => ok(r.result)));
+      out.indexeddb[`${name}/${store}`] = rows.map(flat);
     }
     db.close();
   }
   for (const name of await caches.keys()) {
     const cache = await caches.open(name);
     for (const request of await cache.keys()) {
-      const body = new Uint8Array(await (await cache.match(request)).arrayBuffer());
-      let s = ""; for (let i = 0; i < body.length; i += 8192) s += String.fromCharCode(...body.subarray(i, i + 8192));
-      out.caches[`${name} ${request.url}`] = s;
+      const body = await (await cache.match(request)).arrayBuffer();
+      out.caches[`${name} ${request.url}`] = latin1(new Uint8Array(body));
     }
   }
   return out;
 }"""
 
 
-def missing_parts(server) -> list[str]:
+def missing_parts(page, server) -> list[str]:
     """What the node does not serve yet, of what this test needs; [] when all is there."""
-    missing = []
-    for path, what in [
-        ("offline/app", "the offline app page (intake/field/offline_page.py, registered on field.bp)"),
-        ("offline/config", "GET /offline/config (the node's offline API)"),
-    ]:
-        try:
-            urllib.request.urlopen(server.page_url(path), timeout=10)
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                missing.append(f"{what}: 404 at /{path}")
-    return missing
+    wanted = {
+        "offline/app": "the offline app page (intake/field/offline_page.py, not imported by"
+        " intake/__init__.py)",
+        "offline/config": "GET /offline/config (intake/field/offline_api.py)",
+    }
+    return [
+        f"{what}: 404 at /{path}"
+        for path, what in wanted.items()
+        if page.request.get(server.page_url(path)).status == 404
+    ]
 
 
-def worker_keeps_app(server) -> bool:
+def worker_keeps_app(page, server) -> bool:
     """Whether the service worker keeps the offline app page for a reload without the node."""
-    with urllib.request.urlopen(server.page_url("sw.js"), timeout=10) as response:
-        return "/offline/app" in response.read().decode()
+    return "/offline/app" in page.request.get(server.page_url("sw.js")).text()
 
 
 @pytest.fixture
@@ -174,22 +183,22 @@ def open_outbox(server, coordinator_keys, tmp_path) -> list[dict]:
 
 
 def test_screening_goes_on_offline(profile_page, live_server, coordinator_keys, tmp_path):
-    missing = missing_parts(live_server)
+    page, profile, seen = profile_page
+    missing = missing_parts(page, live_server)
     if missing:
         pytest.skip("the node does not serve the offline interview yet: " + "; ".join(missing))
-    if not worker_keeps_app(live_server):
+    if not worker_keeps_app(page, live_server):
         pytest.skip(
             "the service worker (intake/static/sw.js, intake/field/pwa.py) does not keep"
             " /offline/app: a reload without the node shows the offline notice instead of"
             " the app (add field.offline_app, per locale and ?v=, to the pre-cache and"
             " answer a navigation to it from the cache)"
         )
-    page, profile, seen = profile_page
     context = page.context
     questionnaire = load_questionnaire(FORM)
     user = live_server.sign_in(page)
     page.goto(live_server.page_url("offline/app"))
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
     unlock(page, user.password)
     assert queue_count(page) == 0
 
@@ -212,7 +221,7 @@ def test_screening_goes_on_offline(profile_page, live_server, coordinator_keys, 
 
     context.set_offline(False)
     page.wait_for_function(
-        "document.getElementById('offline-queue').dataset.count === '0'", timeout=60_000
+        "() => document.getElementById('offline-queue').dataset.count === '0'", timeout=60_000
     )
     records = open_outbox(live_server, coordinator_keys, tmp_path)
     assert sorted(r["reference"] for r in records) == sorted([first, second])  # each once

@@ -279,10 +279,10 @@ function questionField(question, answer) {
     return wrap(el("fieldset", { class: "choices", "aria-describedby": described },
       el("legend", {}, question.text), help, error,
       question.choices.map((c) => el("label", { class: "choice" },
-        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id) }), " ", c.text)),
+        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id), autocomplete: "off" }), " ", c.text)),
     ));
   }
-  const common = { id, name: question.id, "aria-describedby": described };
+  const common = { id, name: question.id, "aria-describedby": described, autocomplete: "off" };
   let control;
   if (question.type === "long_text") {
     control = el("textarea", { ...common, rows: 4 });
