@@ -14,9 +14,11 @@ workspace when it opens the envelope; those cases are tested to be exactly that.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -537,11 +539,20 @@ def test_two_tabs_sending_at_once_store_it_once(served):
 
 
 def test_the_served_node_refuses_an_oversize_body_and_keeps_nothing(served):
+    """`intake serve` answers 413 from the headers alone, before the app or the body."""
     inst, server = served
     client = sign_in(LiveClient(server.url), "officer")
     before = database_dump(inst.path)
-    status, _body = _post_live(client, b"\x00" * (1024 * 1024 + 1), client.token())
-    assert status == 413
+    address = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    connection.putrequest("POST", URL)
+    connection.putheader("Content-Type", OCTETS)
+    connection.putheader("Content-Length", str(1024 * 1024 + 1))
+    connection.putheader("X-CSRFToken", client.token())
+    connection.putheader("Cookie", "; ".join(f"{c.name}={c.value}" for c in client.cookies))
+    connection.endheaders()  # and no body: a server that waited for it would time out
+    assert connection.getresponse().status == 413
+    connection.close()
     assert database_dump(inst.path) == before
     data = seal(inst)
     assert _post_live(client, data, client.token()) == (

@@ -26,7 +26,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, g, jsonify, request
+from flask import abort, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -79,6 +79,8 @@ def draft_salt(user_id: str) -> bytes:
     the browser never sees, nor reuses, the node's own salt.
     """
     user = db.user_by_id(auth.database(), user_id)
+    if user is None:
+        abort(403)  # disabled since this request began
     node_salt = bytes.fromhex(json.loads(user["draft_kdf"])["salt"])
     return hashlib.sha256(SALT_LABEL + node_salt).digest()[:16]
 

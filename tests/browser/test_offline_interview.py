@@ -8,6 +8,13 @@ must open both envelopes sealed in the browser. While offline, a canary typed
 into a text answer must appear nowhere in the browser's storage in the clear:
 not in IndexedDB, Cache Storage or localStorage as the page sees them, nor in
 the Chromium profile folder on disk (a persistent context in tmp_path).
+
+The test runs twice: over plain http on 127.0.0.1, and over `intake serve
+--tls` (CSRF on, Secure cookie) with the node's own certificate trusted for
+real. Service workers refuse a certificate that is merely clicked through
+(`ignore_https_errors`), so that stays off: as in test_https.py, the browser
+is launched with `--ignore-certificate-errors-spki-list` naming the SHA-256
+of exactly this node's public key, the tablet's installed certificate.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ import json
 import pytest
 
 from intake.questionnaire import load_questionnaire
-from tests.browser import check, watch_page
+from tests.browser import LiveServer, check, watch_page
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
+from tests.browser.test_https import spki_pin
 from tests.canary import describe, holds
 from tests.conftest import PASSPHRASE, run_intake
 from tests.screening import ADULT_TRAFFICKING, value_for
@@ -70,6 +78,22 @@ STORAGE_DUMP = """async () => {
 }"""
 
 
+def browser_get(page, server, path: str) -> tuple[int, str]:
+    """GET a path of the node from inside the page: its status and text.
+
+    Not `page.request`: that is Playwright's own client, which does not trust the
+    certificate the browser was told to trust.
+    """
+    if not page.url.startswith(server.url):
+        page.goto(server.page_url("signin"))
+    return tuple(
+        page.evaluate(
+            "async (url) => { const r = await fetch(url); return [r.status, await r.text()]; }",
+            server.page_url(path),
+        )
+    )
+
+
 def missing_parts(page, server) -> list[str]:
     """What the node does not serve yet, of what this test needs; [] when all is there."""
     wanted = {
@@ -80,24 +104,57 @@ def missing_parts(page, server) -> list[str]:
     return [
         f"{what}: 404 at /{path}"
         for path, what in wanted.items()
-        if page.request.get(server.page_url(path)).status == 404
+        if browser_get(page, server, path)[0] == 404
     ]
 
 
 def worker_keeps_app(page, server) -> bool:
     """Whether the service worker keeps the offline app page for a reload without the node."""
-    return "/offline/app" in page.request.get(server.page_url("sw.js")).text()
+    return "/offline/app" in browser_get(page, server, "sw.js")[1]
 
 
 @pytest.fixture
-def profile_page(browser, tmp_path):
-    """A tablet-sized page in a persistent context whose profile folder is tmp_path/profile."""
+def tls_server(tmp_path, coordinator_keys):
+    """The field instance of `live_server`, served by `intake serve --tls` instead."""
+    instance = tmp_path / "field"
+    pub = coordinator_keys / "coordinator.pub"
+    check(run_intake("init", "--instance", instance, "--role", "field", "--to", pub))
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    env = {"TMPDIR": str(server_tmp), "SQLITE_TMPDIR": str(server_tmp)}
+    server = LiveServer(instance, env=env)
+    try:
+        server.start(20, "--tls")
+        yield server
+    finally:
+        server.stop()
+        print("intake serve --tls said:\n" + "".join(server.output))  # shown when the test fails
+
+
+@pytest.fixture(params=["http", "https"])
+def node(request):
+    """The field node: plain http on 127.0.0.1, then `intake serve --tls`."""
+    server = request.getfixturevalue("live_server" if request.param == "http" else "tls_server")
+    assert server.url.startswith(request.param + "://127.0.0.1:")
+    return server
+
+
+@pytest.fixture
+def profile_page(browser, tmp_path, node):
+    """A tablet-sized page in a persistent context whose profile folder is tmp_path/profile.
+
+    Over https the browser trusts the node's certificate, and only that one.
+    """
     profile = tmp_path / "profile"
+    args = list(CHROMIUM_ARGS)
+    if node.url.startswith("https:"):
+        args.append(f"--ignore-certificate-errors-spki-list={spki_pin(node.instance)}")
     context = browser.browser_type.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
+        args=args,
         env=browser_env(),
+        ignore_https_errors=False,
         **VIEWPORTS["tablet"],
     )
     page = context.pages[0] if context.pages else context.new_page()
@@ -182,8 +239,9 @@ def open_outbox(server, coordinator_keys, tmp_path) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_screening_goes_on_offline(profile_page, live_server, coordinator_keys, tmp_path):
+def test_screening_goes_on_offline(profile_page, node, coordinator_keys, tmp_path):
     page, profile, seen = profile_page
+    live_server = node
     missing = missing_parts(page, live_server)
     if missing:
         pytest.skip("the node does not serve the offline interview yet: " + "; ".join(missing))
@@ -199,6 +257,10 @@ def test_screening_goes_on_offline(profile_page, live_server, coordinator_keys, 
     user = live_server.sign_in(page)
     page.goto(live_server.page_url("offline/app"))
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    assert page.evaluate("() => isSecureContext && !!crypto.subtle")
+    if live_server.url.startswith("https:"):
+        cookie = next(c for c in context.cookies() if c["name"] == "session")
+        assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     unlock(page, user.password)
     assert queue_count(page) == 0
 

@@ -25,7 +25,9 @@ from tests.browser.test_session_links import ELSEWHERE
 PACKAGE = Path(__file__).parents[2] / "intake"
 SHELL_PREFIX = "intake-shell-"
 # What the worker may keep: the shell, never a page (see intake/field/pwa.py).
-SHELL_PATHS = re.compile(r"/static/.+|/manifest\.webmanifest|/offline|/offline/app|/offline-language")
+SHELL_PATHS = re.compile(
+    r"/static/.+|/manifest\.webmanifest|/offline|/offline/app|/offline-language"
+)
 OFFLINE_TITLE = "No connection to the field node"
 
 # Ready: a worker controls the page and has taken note of the page's language.
