@@ -77,3 +77,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .cache
+
+# Lighthouse (npm, pinned in package.json) on the sign-in page and a screening's
+# first screen, mobile, with Debian's Chromium: writes docs/reports/*.json (commit
+# them; tests/test_lighthouse_reports.py reads them). Not part of `make test`:
+# a measurement, to take at a quiet moment.
+.PHONY: lighthouse
+lighthouse: browser-deps catalogs js
+	$(BIN)/python scripts/lighthouse

@@ -22,7 +22,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from babel.support import Translations
 
+from intake.i18n import TRANSLATIONS
 from intake.questionnaire import load_questionnaire
 from tests.browser import LiveServer, check, watch_page
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
@@ -299,3 +301,47 @@ def test_screening_goes_on_offline(profile_page, node, coordinator_keys, tmp_pat
     seen.assert_clean()
     context.close()  # flush the profile to disk before scanning it
     assert describe(profile, CANARY) == []
+
+
+# The first question of the short form, and its first choice, as the catalogs key them.
+FIRST_QUESTION = "Are you, or is anyone in your family, in danger right now?"
+
+
+@pytest.mark.parametrize("node", ["http"], indirect=True)
+def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
+    """Offline, an Arabic-speaking person: the questions in Arabic, right to left, English beneath.
+
+    The Arabic comes from the texts the service worker keeps (build/texts-ar.json,
+    written from the Arabic catalog), read only once the node is gone.
+    """
+    page, _profile, seen = profile_page
+    missing = missing_parts(page, node)
+    if missing:
+        pytest.skip("the node does not serve the offline interview yet: " + "; ".join(missing))
+    arabic = Translations.load(str(TRANSLATIONS), ["ar"])
+    question, yes = arabic.gettext(FIRST_QUESTION), arabic.gettext("Yes")
+    assert question != FIRST_QUESTION and yes != "Yes", "the Arabic catalog is not compiled"
+    first = load_questionnaire(FORM).sections[0].questions[0]
+    assert first.text == FIRST_QUESTION, "the short form's first question changed: pick another"
+
+    user = node.sign_in(page)
+    page.goto(node.page_url("offline/app"))
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    unlock(page, user.password)
+    page.context.set_offline(True)
+    assert page.get_attribute('#offline-language option[value="ar"]', "lang") == "ar"
+    page.select_option("#offline-language", "ar")
+    start_screening(page)
+
+    theirs = page.locator(f"#q-{first.id} legend .resp")
+    assert theirs.inner_text() == question
+    assert (theirs.get_attribute("lang"), theirs.get_attribute("dir")) == ("ar", "rtl")
+    # The officer reads their own language (the page's, English) beneath, left to right.
+    mine = page.locator(f"#q-{first.id} legend .off")
+    assert mine.inner_text() == FIRST_QUESTION
+    assert (mine.get_attribute("lang"), mine.get_attribute("dir")) == ("en", "ltr")
+    choice = page.locator(f'#q-{first.id} label.choice:has(input[value="yes"]) .resp')
+    assert (choice.inner_text(), choice.get_attribute("dir")) == (yes, "rtl")
+    assert page.locator("html").get_attribute("dir") == "ltr"  # the officer's page stays theirs
+    page.context.set_offline(False)
+    seen.assert_clean()

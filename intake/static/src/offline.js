@@ -1,16 +1,20 @@
 // The offline interview: a screening that goes on in the browser while the
 // field node cannot be reached, then a sealed envelope queued until it can.
 //
-// Rendered into templates/field/offline_app.html, whose JSON blocks give the
-// URLs and every text, translated by the node. The questionnaire, its
-// conditions and the assessment are the node's own (questionnaires.json,
-// evaluated by questionnaire.js and assessment.js). Drafts and the node's
-// configuration are kept encrypted (store.js); a finished record is sealed to
-// the coordinators (envelope.js) and cannot be read here again.
+// Rendered into templates/field/offline_app.html, whose JSON block gives the
+// URLs. The questionnaire, its conditions and the assessment are the node's
+// own (questionnaires.json, evaluated by questionnaire.js and assessment.js).
+// Drafts and the node's configuration are kept encrypted (store.js); a
+// finished record is sealed to the coordinators (envelope.js) and cannot be
+// read here again.
 //
-// Translation, still to do: question texts and reasons are the definition's
-// English; the catalogs hold them (the node's pages translate them), so the
-// build should ship each language's texts beside questionnaires.json.
+// Languages, as on the node's screens (templates/field/_question.html): the
+// officer reads the app in the page's language; the officer picks the
+// person's language when starting, and the person's words are shown large
+// (lang and dir of their language), the officer's beneath when they differ.
+// Help, actions and the assessment are the officer's alone. Both languages'
+// texts come from build/texts-<lang>.json (texts.js), never from English
+// when the language has a catalog.
 
 import { messageText, plainAssessment } from "./assessment.js";
 import { sealRecord } from "./envelope.js";
@@ -27,24 +31,49 @@ import {
   visibleSections,
 } from "./questionnaire.js";
 import * as store from "./store.js";
+import { countryChoices, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
 
 const SETTINGS = readJSON("offline-settings");
-const TEXTS = readJSON("offline-texts");
 const root = document.getElementById("offline-app");
 const queueLine = document.getElementById("offline-queue");
 const alertLine = document.getElementById("offline-alert");
 const RETRY_MS = 30_000;
 
 // In page memory only: gone on reload, on lock, when the tab closes.
-const state = { key: null, config: null, definition: null, sending: false, token: null };
+// `officer` and `respondent` are the Texts of the two languages (texts.js).
+const state = {
+  key: null,
+  config: null,
+  definition: null,
+  sending: false,
+  token: null,
+  officer: null,
+  respondent: null,
+};
 
 function readJSON(id) {
   return JSON.parse(document.getElementById(id).textContent);
 }
 
-/** A translated text with its %(name)s values filled in. */
+/** An interface string in the officer's language, its %(name)s values filled in. */
 function t(name, params = {}) {
-  return TEXTS[name].replace(/%\((\w+)\)s/g, (_, key) => String(params[key]));
+  return state.officer.t(name, params);
+}
+
+/** A text of the definition in the officer's language (the node's `tq`). */
+function tq(text) {
+  return state.officer.gettext(text);
+}
+
+/**
+ * A text of the definition for the person: in their language, large, and in
+ * the officer's beneath it when the two differ (the node's `both`).
+ */
+function both(text, id = null) {
+  const { officer, respondent } = state;
+  const theirs = el("span", { class: "resp", id, ...respondent.attributes }, respondent.gettext(text));
+  if (respondent.locale === officer.locale) return [theirs];
+  return [theirs, el("span", { class: "off", ...officer.attributes }, officer.gettext(text))];
 }
 
 function el(tag, attributes = {}, ...children) {
@@ -59,7 +88,7 @@ function el(tag, attributes = {}, ...children) {
 }
 
 function show(...children) {
-  root.replaceChildren(...children);
+  root.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   const heading = root.querySelector("h2");
   if (heading) {
     heading.tabIndex = -1;
@@ -75,12 +104,16 @@ function say(text) {
 // -- Start: the definition, the node's configuration, the password --
 
 async function boot() {
+  const reading = Promise.all([fetchDefinition(), fetchConfig()]);
+  reading.catch(() => {}); // said when awaited below
+  // The officer's words first: every screen, the queue's line included, is in them.
+  state.officer = await loadTexts(SETTINGS.texts, SETTINGS.locale);
   window.addEventListener("online", () => sendQueue());
   setInterval(() => sendQueue(), RETRY_MS);
   await renderQueue();
   askPersistence();
   if (!globalThis.crypto?.subtle) return show(el("p", {}, t("no_webcrypto")));
-  const [definition, config] = await Promise.all([fetchDefinition(), fetchConfig()]);
+  const [definition, config] = await reading;
   state.definition = definition;
   sendQueue();
   showUnlock(config);
@@ -166,21 +199,25 @@ async function showHome() {
       { class: "choices" },
       el("legend", {}, t("form")),
       forms.map((id, n) =>
-        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: n === forms.length - 1 }), " ", state.definition.questionnaires[id].title),
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: n === forms.length - 1 }), " ", tq(state.definition.questionnaires[id].title)),
       ),
     ),
     el("label", { for: "offline-language" }, t("respondent_language")),
-    el("select", { id: "offline-language", name: "respondent_language" }, languages().map(([code, name]) => el("option", { value: code }, name))),
+    el("select", { id: "offline-language", name: "respondent_language", required: true },
+      languages().map(([code, name]) => el("option", { value: code, lang: tagOf(code) }, name))),
     el("button", { type: "submit", class: "button primary" }, t("start")),
   );
   start.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(start);
+    start.querySelector("button[type=submit]").disabled = true;
     startInterview(data.get("questionnaire"), data.get("respondent_language"));
   });
   const list = drafts.length
     ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
-        el("li", {}, `${reference(d.id)} · ${d.started}`, " ", el("button", { type: "button", class: "button", onclick: () => showSection(d, d.section) }, t("resume"))),
+        el("li", {}, `${reference(d.id)} · ${d.started} · `,
+          el("span", { lang: tagOf(d.languages.respondent) }, nameOfLanguage(d.languages.respondent)), " ",
+          el("button", { type: "button", class: "button", onclick: () => resumeInterview(d) }, t("resume"))),
       )))
     : null;
   show(start, list);
@@ -193,10 +230,36 @@ function questionnaireIds() {
   return both.length ? both : known;
 }
 
+/**
+ * [code, name] of the languages an interview can be held in: the node's
+ * (config.languages), of those this release has texts for; each named in
+ * itself by the browser, as the node names them (i18n.language_names).
+ */
 function languages() {
-  return (state.config.languages || [[SETTINGS.locale, SETTINGS.locale]]).map((entry) =>
+  const shipped = Object.keys(SETTINGS.texts);
+  const offered = (state.config.languages || shipped).map((entry) =>
     Array.isArray(entry) ? entry : typeof entry === "string" ? [entry, entry] : [entry.code, entry.name],
   );
+  return offered
+    .filter(([code]) => shipped.includes(code))
+    .map(([code, name]) => [code, languageName(code) || name]);
+}
+
+/** A language's name in itself (the node's config names it too, should the browser not). */
+function nameOfLanguage(code) {
+  const known = (state.config.languages || []).find((entry) => Array.isArray(entry) && entry[0] === code);
+  return languageName(code) || (known ? known[1] : code);
+}
+
+/** Read the texts of the draft's person's language; the officer's if this release has none. */
+async function useLanguagesOf(draft) {
+  const code = draft.languages.respondent;
+  state.respondent = Object.hasOwn(SETTINGS.texts, code) ? await loadTexts(SETTINGS.texts, code) : state.officer;
+}
+
+async function resumeInterview(draft) {
+  await useLanguagesOf(draft);
+  showSection(draft, draft.section);
 }
 
 async function startInterview(questionnaireId, respondentLanguage) {
@@ -210,6 +273,7 @@ async function startInterview(questionnaireId, respondentLanguage) {
     answers: {},
     section: null,
   };
+  await useLanguagesOf(draft);
   await store.saveDraft(state.key, draft);
   showSection(draft, visibleSections(questionnaire, {})[0].id);
 }
@@ -227,13 +291,20 @@ function showSection(draft, sectionId) {
   const at = shown.indexOf(section);
   root.dataset.state = "section";
   root.dataset.section = section.id;
+  const urgent = urgentFlags(questionnaire, draft.answers, state.definition.catalogue).length;
+  // As templates/field/section.html: the urgent notice, the title and intro in
+  // both languages, the officer's help, then the questions.
+  const heading = [
+    urgent ? el("p", { class: "flash urgent", role: "alert" }, t("urgent")) : null,
+    el("h2", {}, both(section.title)),
+    el("p", { class: "note" }, t("step", { step: at + 1 })),
+    section.intro ? el("p", { class: "intro" }, both(section.intro)) : null,
+    section.help ? el("p", { class: "help officer-help" }, tq(section.help)) : null,
+  ];
   const form = el(
     "form",
     // No autofill history: the browser would keep typed answers in its profile, in the clear.
-    { class: "stack", id: "offline-section", novalidate: true, autocomplete: "off" },
-    el("h2", {}, section.title),
-    el("p", { class: "note" }, t("step", { step: at + 1 })),
-    section.intro ? el("p", {}, section.intro) : null,
+    { class: "interview", id: "offline-section", novalidate: true, autocomplete: "off" },
     section.questions.map((q) => questionField(q, draft.answers[q.id])),
     el(
       "div",
@@ -250,7 +321,7 @@ function showSection(draft, sectionId) {
     leaveSection(draft, section, form, +1);
   });
   form.querySelector("#offline-back").addEventListener("click", () => leaveSection(draft, section, form, -1));
-  show(form);
+  show(heading, form);
   refresh();
 }
 
@@ -267,19 +338,36 @@ function showOnly(questionnaire, section, form, context) {
   }
 }
 
+/**
+ * One question, as templates/field/_question.html shows it to the officer:
+ * the person's words (and the officer's beneath), or, for what the officer
+ * records, the officer's alone; help and the action due in the officer's.
+ */
 function questionField(question, answer) {
   const id = `f-${question.id}`;
-  const help = question.help ? el("p", { class: "help", id: `${id}-help` }, question.help) : null;
+  const mine = question.audience === "officer";
+  const help = question.help ? el("p", { class: "help", id: `${id}-help` }, tq(question.help)) : null;
   const error = el("p", { class: "error", id: `${id}-error`, hidden: true });
   const described = [help && `${id}-help`, `${id}-error`].filter(Boolean).join(" ");
-  const wrap = (...control) => el("div", { class: "question", id: `q-${question.id}` }, ...control);
-  if (["yes_no_unknown", "single_choice", "multiple_choice"].includes(question.type)) {
+  const title = mine
+    ? [el("span", { class: "badge" }, t("you_record")), " ", tq(question.text)]
+    : both(question.text, `text-${question.id}`);
+  const required = question.required ? el("span", { class: "req" }, t("required_mark")) : null;
+  const action = actionDue(question, answer)
+    ? el("p", { class: "flash urgent officer-action", role: "alert", id: `action-${question.id}` }, tq(question.action))
+    : null;
+  const choices = ["yes_no_unknown", "single_choice", "multiple_choice"].includes(question.type);
+  const row = question.type === "yes_no_unknown" || (question.type === "single_choice" && question.choices.length <= 3);
+  const classes = ["question", choices && row && "compact", mine && "officer-only"].filter(Boolean).join(" ");
+  const wrap = (...control) => el("div", { class: classes, id: `q-${question.id}` }, ...control, action);
+  if (choices) {
     const type = question.type === "multiple_choice" ? "checkbox" : "radio";
     const chosen = Array.isArray(answer) ? answer : [answer];
     return wrap(el("fieldset", { class: "choices", "aria-describedby": described },
-      el("legend", {}, question.text), help, error,
-      question.choices.map((c) => el("label", { class: "choice" },
-        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id), autocomplete: "off" }), " ", c.text)),
+      el("legend", {}, required, title), help, error,
+      el("div", { class: row ? "options row" : "options" }, question.choices.map((c) => el("label", { class: "choice" },
+        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id), autocomplete: "off" }), " ",
+        el("span", {}, mine ? tq(c.text) : both(c.text))))),
     ));
   }
   const common = { id, name: question.id, "aria-describedby": described, autocomplete: "off" };
@@ -287,15 +375,25 @@ function questionField(question, answer) {
   if (question.type === "long_text") {
     control = el("textarea", { ...common, rows: 4 });
     control.value = answer ?? "";
-  } else if (question.type === "country") {
-    control = el("select", common, el("option", { value: "" }, t("choose_country")),
-      countryChoices(SETTINGS.locale).map(([code, name]) => el("option", { value: code, selected: code === answer }, name)));
+  } else if (question.type === "country" || question.type === "language") {
+    const named = question.type === "country"
+      ? countryChoices(state.officer.locale, state.respondent.locale)
+      : languageChoices(state.officer.locale, state.respondent.locale, Object.keys(SETTINGS.texts).map(tagOf));
+    control = el("select", common, el("option", { value: "" }, t("choose")),
+      named.map(([code, name]) => el("option", { value: code, selected: code === answer }, name)));
   } else {
     const type = { number: "number", date: "date" }[question.type] || "text";
     control = el("input", { ...common, type, step: question.type === "number" && !question.integer ? "any" : null });
     control.value = answer ?? "";
   }
-  return wrap(el("label", { for: id }, question.text), help, error, control);
+  return wrap(el("label", { for: id }, title, required && " ", required), help, error, control);
+}
+
+/** Whether the saved answer calls for the officer's action (Question.action_due). */
+function actionDue(question, answer) {
+  if (!question.action || answer === null || answer === undefined) return false;
+  const chosen = Array.isArray(answer) ? answer : [answer];
+  return chosen.some((value) => question.action_when.includes(String(value)));
 }
 
 /** Read and clean the shown questions of a section, as Questionnaire.validate_answers does. */
@@ -352,12 +450,14 @@ function showReview(draft) {
   });
   const back = el("button", { type: "button", class: "button" }, t("back"));
   back.addEventListener("click", () => showSection(draft, draft.section));
+  const options = state.definition.catalogue.referral_options.filter((o) => assessment.referral_options.includes(o.id));
   show(
     el("h2", {}, t("review_title")),
     el("section", { class: "card assessment" },
       el("p", {}, `${t("outcome")}: `, el("strong", {}, t(`outcome_${assessment.outcome}`))),
       el("h3", {}, t("reasons")),
-      el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r))))),
+      el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r, tq)))),
+      options.length ? [el("h3", {}, t("referral_options")), el("ul", {}, options.map((o) => el("li", {}, tq(o.label))))] : null),
     el("div", { class: "actions" }, finish, back),
   );
 }
@@ -534,7 +634,12 @@ function cleanAnswer(question, given) {
   if (question.type === "date") return cleanDate(question, raw);
   if (question.type === "country") {
     const code = raw.toUpperCase();
-    return /^[A-Z]{2}$/.test(code) ? [code, null] : problem("choice");
+    return /^[A-Z]{2}$/.test(code) ? [code, null] : problem("country");
+  }
+  if (question.type === "language") {
+    const [primary, ...rest] = raw.split("-");
+    const tag = [primary.toLowerCase(), ...rest].join("-");
+    return /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(tag) ? [tag, null] : problem("language");
   }
   if (question.type in TEXT_LIMITS) {
     const value = given.replaceAll("\r\n", "\n").trim();
@@ -563,21 +668,6 @@ function cleanDate(question, raw) {
   return [raw, null];
 }
 
-let countries = null;
-
-/** [code, name] of every ISO 3166 country the browser can name, sorted by name. */
-function countryChoices(locale) {
-  if (!countries) {
-    const names = new Intl.DisplayNames([locale.replace("_", "-"), "en"], { type: "region", fallback: "none" });
-    const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    countries = [...letters].flatMap((a) => [...letters].map((b) => a + b))
-      .map((code) => [code, names.of(code)])
-      .filter(([code, name]) => name && name !== code)
-      .sort((x, y) => x[1].localeCompare(y[1], locale.replace("_", "-")));
-  }
-  return countries;
-}
-
 // -- Small helpers --
 
 function reference(id) {
@@ -602,6 +692,6 @@ function sameBytes(a, b) {
 }
 
 boot().catch((error) => {
-  say(t("error", { message: error.message }));
+  say(`${state.officer ? t("error") : "Error"}: ${error.message}`);
   throw error;
 });

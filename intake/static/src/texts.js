@@ -1,0 +1,127 @@
+// The offline interview's words, in every language the node ships.
+//
+// The build (intake/i18n/browser.py) writes build/texts-<lang>.json from each
+// language's compiled catalog: the app's own interface strings by name, and
+// every text of the definition (questionnaires.json) keyed by its English
+// words, as gettext keys them. The build refuses a catalog that lacks one, so
+// a supported language never falls back to English here. The page names each
+// file's URL (settings.texts, naming the release, so that the service worker
+// answers it offline); a file is read once per page.
+//
+// Countries and languages are named by the browser (Intl.DisplayNames), as
+// the node's pages name them from Babel's CLDR data.
+
+const FORMAT = 1;
+const loaded = new Map(); // locale -> Promise<Texts>
+
+/** A locale as the catalogs spell it (zh_Hans) as a BCP 47 tag (zh-Hans). */
+export const tagOf = (locale) => locale.replace("_", "-");
+
+/** One language's texts: its interface strings, the definition's texts, its direction. */
+export class Texts {
+  constructor(data) {
+    this.locale = data.locale;
+    this.lang = data.lang;
+    this.dir = data.dir;
+    this.interface = data.interface;
+    this.texts = data.texts;
+    this.gettext = this.gettext.bind(this);
+    this.t = this.t.bind(this);
+  }
+
+  /** A text of the definition in this language (its own words where none is kept). */
+  gettext(text) {
+    return text && Object.hasOwn(this.texts, text) ? this.texts[text] : text;
+  }
+
+  /** An interface string with its %(name)s (or %(name)d) values filled in. */
+  t(name, params = {}) {
+    const text = Object.hasOwn(this.interface, name) ? this.interface[name] : name;
+    return text.replace(/%\((\w+)\)[sd]/g, (_, key) => String(params[key]));
+  }
+
+  /** The attributes that mark an element's text as this language's: lang and dir. */
+  get attributes() {
+    return { lang: this.lang, dir: this.dir };
+  }
+}
+
+/** Read (once) the texts of a locale from `urls` (locale -> URL); throws if it has none. */
+export function loadTexts(urls, locale) {
+  if (!loaded.has(locale)) {
+    if (!Object.hasOwn(urls, locale)) return Promise.reject(new Error(`no texts for ${locale}`));
+    const reading = fetch(urls[locale]).then(async (response) => {
+      if (!response.ok) throw new Error(`texts-${locale}.json: ${response.status}`);
+      const data = await response.json();
+      if (data.format !== FORMAT || data.locale !== locale) {
+        throw new Error(`texts-${locale}.json: not format ${FORMAT} for ${locale}`);
+      }
+      return new Texts(data);
+    });
+    reading.catch(() => loaded.delete(locale)); // read again next time: perhaps online then
+    loaded.set(locale, reading);
+  }
+  return loaded.get(locale);
+}
+
+function displayNames(locale, type) {
+  try {
+    return new Intl.DisplayNames([tagOf(locale), "en"], { type, fallback: "none" });
+  } catch {
+    return null; // a browser without Intl.DisplayNames: the codes stand for themselves
+  }
+}
+
+/** A language named in a language (by default in itself), or null if the browser cannot. */
+export function languageName(code, inLocale = code) {
+  const name = displayNames(inLocale, "language")?.of(tagOf(code));
+  return name && name !== tagOf(code) ? name : null;
+}
+
+const regions = new Map();
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/** Every two-letter region the browser names in a locale: Map code -> name. */
+function regionNames(locale) {
+  if (!regions.has(locale)) {
+    const names = displayNames(locale, "region");
+    const found = new Map();
+    for (const a of LETTERS) {
+      for (const b of LETTERS) {
+        const name = names?.of(a + b);
+        if (name && name !== a + b) found.set(a + b, name);
+      }
+    }
+    regions.set(locale, found);
+  }
+  return regions.get(locale);
+}
+
+/**
+ * [code, label] of every country, named in the officer's language and sorted
+ * so; when the person's language differs, their name follows ("Eritrea · ኤርትራ"),
+ * so that the person can point at their own country (forms.choices_for).
+ */
+export function countryChoices(officer, respondent = officer) {
+  const mine = regionNames(officer);
+  const theirs = respondent === officer ? mine : regionNames(respondent);
+  return [...mine]
+    .map(([code, name]) => {
+      const other = theirs.get(code);
+      return [code, other && other !== name ? `${name} · ${other}` : name];
+    })
+    .sort((x, y) => x[1].localeCompare(y[1], tagOf(officer)));
+}
+
+/** [code, label] of the languages a question of type "language" offers (forms._languages). */
+export function languageChoices(officer, respondent = officer, shipped = []) {
+  const codes = new Set(shipped);
+  for (const a of LETTERS.toLowerCase()) {
+    for (const b of LETTERS.toLowerCase()) codes.add(a + b);
+  }
+  return [...codes]
+    .map((code) => [code, languageName(code, officer), languageName(code, respondent)])
+    .filter(([, name]) => name)
+    .map(([code, name, other]) => [code, other && other !== name ? `${name} · ${other}` : name])
+    .sort((x, y) => x[1].localeCompare(y[1], tagOf(officer)));
+}
