@@ -215,14 +215,14 @@ def write(out_dir: str | Path, folder: Path = TRANSLATIONS) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, folder: Path = TRANSLATIONS) -> int:
     """Write the text files into the directory named on the command line."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m intake.i18n.browser OUT_DIR", file=sys.stderr)
         return 2
     try:
-        paths = write(args[0])
+        paths = write(args[0], folder)
     except MissingTranslationError as e:
         print(f"intake.i18n.browser: {e}", file=sys.stderr)
         return 1

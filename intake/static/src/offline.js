@@ -31,7 +31,7 @@ import {
   visibleSections,
 } from "./questionnaire.js";
 import * as store from "./store.js";
-import { countryChoices, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
+import { countryChoices, has, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
 
 const SETTINGS = readJSON("offline-settings");
 const root = document.getElementById("offline-app");
@@ -210,14 +210,15 @@ async function showHome() {
   start.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(start);
-    start.querySelector("button[type=submit]").disabled = true;
-    startInterview(data.get("questionnaire"), data.get("respondent_language"));
+    const button = start.querySelector("button[type=submit]");
+    button.disabled = true;
+    startInterview(data.get("questionnaire"), data.get("respondent_language")).catch((e) => failed(e, button));
   });
   const list = drafts.length
     ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
         el("li", {}, `${reference(d.id)} · ${d.started} · `,
           el("span", { lang: tagOf(d.languages.respondent) }, nameOfLanguage(d.languages.respondent)), " ",
-          el("button", { type: "button", class: "button", onclick: () => resumeInterview(d) }, t("resume"))),
+          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume"))),
       )))
     : null;
   show(start, list);
@@ -254,7 +255,13 @@ function nameOfLanguage(code) {
 /** Read the texts of the draft's person's language; the officer's if this release has none. */
 async function useLanguagesOf(draft) {
   const code = draft.languages.respondent;
-  state.respondent = Object.hasOwn(SETTINGS.texts, code) ? await loadTexts(SETTINGS.texts, code) : state.officer;
+  state.respondent = has(SETTINGS.texts, code) ? await loadTexts(SETTINGS.texts, code) : state.officer;
+}
+
+/** Say what went wrong (the person's texts could not be read, say) and let the officer try again. */
+function failed(error, button) {
+  say(`${t("error")}: ${error.message}`);
+  button.disabled = false;
 }
 
 async function resumeInterview(draft) {

@@ -14,6 +14,8 @@
 const FORMAT = 1;
 const loaded = new Map(); // locale -> Promise<Texts>
 
+export const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
 /** A locale as the catalogs spell it (zh_Hans) as a BCP 47 tag (zh-Hans). */
 export const tagOf = (locale) => locale.replace("_", "-");
 
@@ -31,12 +33,12 @@ export class Texts {
 
   /** A text of the definition in this language (its own words where none is kept). */
   gettext(text) {
-    return text && Object.hasOwn(this.texts, text) ? this.texts[text] : text;
+    return text && has(this.texts, text) ? this.texts[text] : text;
   }
 
   /** An interface string with its %(name)s (or %(name)d) values filled in. */
   t(name, params = {}) {
-    const text = Object.hasOwn(this.interface, name) ? this.interface[name] : name;
+    const text = has(this.interface, name) ? this.interface[name] : name;
     return text.replace(/%\((\w+)\)[sd]/g, (_, key) => String(params[key]));
   }
 
@@ -49,7 +51,7 @@ export class Texts {
 /** Read (once) the texts of a locale from `urls` (locale -> URL); throws if it has none. */
 export function loadTexts(urls, locale) {
   if (!loaded.has(locale)) {
-    if (!Object.hasOwn(urls, locale)) return Promise.reject(new Error(`no texts for ${locale}`));
+    if (!has(urls, locale)) return Promise.reject(new Error(`no texts for ${locale}`));
     const reading = fetch(urls[locale]).then(async (response) => {
       if (!response.ok) throw new Error(`texts-${locale}.json: ${response.status}`);
       const data = await response.json();
@@ -64,11 +66,18 @@ export function loadTexts(urls, locale) {
   return loaded.get(locale);
 }
 
+/**
+ * The browser's names in a locale, or null where it has none for that locale:
+ * then it would name things in another language (its own), which is worse
+ * than not at all beside the officer's. Chromium knows no Tigrinya, for one.
+ */
 function displayNames(locale, type) {
   try {
-    return new Intl.DisplayNames([tagOf(locale), "en"], { type, fallback: "none" });
+    const tag = tagOf(locale);
+    if (!Intl.DisplayNames.supportedLocalesOf([tag]).length) return null;
+    return new Intl.DisplayNames([tag], { type, fallback: "none" });
   } catch {
-    return null; // a browser without Intl.DisplayNames: the codes stand for themselves
+    return null; // a browser without Intl.DisplayNames
   }
 }
 
@@ -97,31 +106,38 @@ function regionNames(locale) {
   return regions.get(locale);
 }
 
+/** The officer's locale for names, or English where the browser has no names in it. */
+function namingLocale(locale) {
+  return displayNames(locale, "region") ? locale : "en";
+}
+
 /**
  * [code, label] of every country, named in the officer's language and sorted
  * so; when the person's language differs, their name follows ("Eritrea · ኤርትራ"),
  * so that the person can point at their own country (forms.choices_for).
  */
 export function countryChoices(officer, respondent = officer) {
-  const mine = regionNames(officer);
-  const theirs = respondent === officer ? mine : regionNames(respondent);
+  const locale = namingLocale(officer);
+  const mine = regionNames(locale);
+  const theirs = respondent === officer ? new Map() : regionNames(respondent);
   return [...mine]
     .map(([code, name]) => {
       const other = theirs.get(code);
       return [code, other && other !== name ? `${name} · ${other}` : name];
     })
-    .sort((x, y) => x[1].localeCompare(y[1], tagOf(officer)));
+    .sort((x, y) => x[1].localeCompare(y[1], tagOf(locale)));
 }
 
 /** [code, label] of the languages a question of type "language" offers (forms._languages). */
 export function languageChoices(officer, respondent = officer, shipped = []) {
+  const locale = namingLocale(officer);
   const codes = new Set(shipped);
   for (const a of LETTERS.toLowerCase()) {
     for (const b of LETTERS.toLowerCase()) codes.add(a + b);
   }
   return [...codes]
-    .map((code) => [code, languageName(code, officer), languageName(code, respondent)])
+    .map((code) => [code, languageName(code, locale), respondent === officer ? null : languageName(code, respondent)])
     .filter(([, name]) => name)
     .map(([code, name, other]) => [code, other && other !== name ? `${name} · ${other}` : name])
-    .sort((x, y) => x[1].localeCompare(y[1], tagOf(officer)));
+    .sort((x, y) => x[1].localeCompare(y[1], tagOf(locale)));
 }
