@@ -581,7 +581,9 @@ async function sendOne(item, retried = false) {
     state.token = null; // perhaps only a stale CSRF token: once more with a fresh one
     return sendOne(item, true);
   }
-  if (response.status === 400 || response.status === 409) {
+  // Refused for good (a bad record, another under its id, too large): kept and
+  // shown, and the rest of the queue goes on.
+  if (response.status === 400 || response.status === 409 || response.status === 413) {
     item.refused = { status: response.status, at: utcNow() };
     await store.markQueued(item); // kept: a refused record is never dropped silently
     say(t("refused", { reference: item.reference, status: response.status }));
