@@ -37,6 +37,7 @@ $(QUESTIONNAIRE_JSON): $(STAMP) $(wildcard intake/questionnaire/*.py) $(wildcard
 
 # Without Node.js the pages still work, but not offline; CI must build it.
 js: $(QUESTIONNAIRE_JSON)
+	$(BIN)/intake translate compile --quiet && $(BIN)/python -m intake.i18n.browser intake/static/build
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(JS_BUNDLE); \
 	elif [ "$${CI:-}" = "true" ]; then \
