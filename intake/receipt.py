@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from intake import crypto
+from intake import crypto, signed_text
 from intake.envelope import canonical_json, strict_json, utc_now
 
 MAGIC_LINE = b"INTAKE-RECEIPT 1\n"
@@ -24,7 +24,6 @@ MAX_REASON_LENGTH = 200
 HELD = ("stored", "duplicate")  # what lets a device forget a record
 STATUSES = (*HELD, "rejected")
 
-_SIGNATURE_HEX = re.compile(rb"[0-9a-f]{128}")
 _CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 _MEMBERS = {"batch", "created", "device", "hub_key", "results"}
@@ -79,28 +78,19 @@ def write_receipt(hub_key, batch_id: str, device: str, results: list[dict]) -> b
             "results": [_result(r) for r in results],
         }
     )
-    signature = crypto.sign_receipt(hub_key, body)
-    return MAGIC_LINE + body + b"\n" + signature.hex().encode("ascii") + b"\n"
+    return signed_text.frame(MAGIC_LINE, body, crypto.sign_receipt(hub_key, body))
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
     """Cut a receipt into its body and signature, refusing any other shape."""
-    if len(data) > MAX_RECEIPT_LENGTH:
-        raise MalformedReceiptError("too large to be a receipt")
-    if not data.startswith(MAGIC_LINE):
-        if data.startswith(MAGIC_PREFIX) and b"\n" in data:
-            version = data[len(MAGIC_PREFIX) : data.index(b"\n")][:16]
-            raise MalformedReceiptError(
-                f"unknown receipt format version {version.decode('ascii', 'replace')}"
-            )
-        raise MalformedReceiptError("not an Intake receipt")
-    rest = data[len(MAGIC_LINE) :]
-    if rest.count(b"\n") != 2 or not rest.endswith(b"\n"):
-        raise MalformedReceiptError("receipt is truncated or has extra lines")
-    body, signature_hex, _ = rest.split(b"\n")
-    if not body or not _SIGNATURE_HEX.fullmatch(signature_hex):
-        raise MalformedReceiptError("receipt is truncated or its signature line is damaged")
-    return body, bytes.fromhex(signature_hex.decode("ascii"))
+    return signed_text.split(
+        data,
+        magic_line=MAGIC_LINE,
+        magic_prefix=MAGIC_PREFIX,
+        max_length=MAX_RECEIPT_LENGTH,
+        noun="receipt",
+        error=MalformedReceiptError,
+    )
 
 
 def _canonical_uuid(value) -> bool:

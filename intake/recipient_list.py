@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from intake import crypto
+from intake import crypto, signed_text
 from intake.envelope import canonical_json, strict_json, utc_now
 
 MAGIC_LINE = b"INTAKE-RECIPIENTS 1\n"
@@ -22,7 +22,6 @@ MAX_LIST_LENGTH = 64 * 1024
 MAX_RECIPIENTS = 64
 ROLES = ("backup", "coordinator")
 
-_SIGNATURE_HEX = re.compile(rb"[0-9a-f]{128}")
 _ISSUED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 _DER_HEX = re.compile(r"(?:[0-9a-f]{2}){1,256}")
@@ -83,28 +82,19 @@ def write_recipient_list(hub_key, recipients: list[tuple[object, str]]) -> bytes
             ],
         }
     )
-    signature = crypto.sign_recipient_list(hub_key, body)
-    return MAGIC_LINE + body + b"\n" + signature.hex().encode("ascii") + b"\n"
+    return signed_text.frame(MAGIC_LINE, body, crypto.sign_recipient_list(hub_key, body))
 
 
 def _split(data: bytes) -> tuple[bytes, bytes]:
-    """Cut a list into its body and signature, refusing any other shape."""
-    if len(data) > MAX_LIST_LENGTH:
-        raise MalformedListError("too large to be a recipient list")
-    if not data.startswith(MAGIC_LINE):
-        if data.startswith(MAGIC_PREFIX) and b"\n" in data:
-            version = data[len(MAGIC_PREFIX) : data.index(b"\n")][:16]
-            raise MalformedListError(
-                f"unknown recipient list format version {version.decode('ascii', 'replace')}"
-            )
-        raise MalformedListError("not an Intake recipient list")
-    rest = data[len(MAGIC_LINE) :]
-    if rest.count(b"\n") != 2 or not rest.endswith(b"\n"):
-        raise MalformedListError("recipient list is truncated or has extra lines")
-    body, signature_hex, _ = rest.split(b"\n")
-    if not body or not _SIGNATURE_HEX.fullmatch(signature_hex):
-        raise MalformedListError("recipient list is truncated or its signature line is damaged")
-    return body, bytes.fromhex(signature_hex.decode("ascii"))
+    """Cut a recipient list into its body and signature, refusing any other shape."""
+    return signed_text.split(
+        data,
+        magic_line=MAGIC_LINE,
+        magic_prefix=MAGIC_PREFIX,
+        max_length=MAX_LIST_LENGTH,
+        noun="recipient list",
+        error=MalformedListError,
+    )
 
 
 def _entry(entry) -> Recipient:
