@@ -28,6 +28,7 @@ from intake.field.pwa import shell
 from intake.field.views import bp
 from intake.i18n import DEFAULT_LOCALE, supported_locales
 from intake.i18n.browser import file_name
+from intake.questionnaire.answers import MESSAGES
 from intake.questionnaire.messages import N_
 
 # PBKDF2-SHA256 iterations for the offline draft key: OWASP's 2023 floor.
@@ -97,18 +98,8 @@ INTERFACE = {
         "This browser may delete the queued records when space runs low. Install the app"
         " or allow storage, and send the records as soon as the node can be reached."
     ),
-    # The answers' messages: the same as intake.questionnaire.answers.MESSAGES.
-    "required": N_("Please answer this question."),
-    "choice": N_("Choose one of the answers shown."),
-    "integer": N_("Enter a whole number."),
-    "number": N_("Enter a number."),
-    "date": N_("Enter a date as year-month-day, for example 2024-03-31."),
-    "too_long": N_("Shorten this answer to at most %(max)s characters."),
-    "one_line": N_("Write this answer on one line."),
-    "too_small": N_("Enter a number of at least %(min)s."),
-    "too_large": N_("Enter a number of at most %(max)s."),
-    "country": N_("Choose a country from the list."),
-    "language": N_("Choose a language from the list."),
+    # The answers' messages: the node's own, so the page refuses in the same words.
+    **MESSAGES,
     "choose": N_("Choose…"),
     "error": N_("Something went wrong"),
 }

@@ -12,9 +12,9 @@ the Chromium profile folder on disk (a persistent context in tmp_path).
 The test runs twice: over plain http on 127.0.0.1, and over `intake serve
 --tls` (CSRF on, Secure cookie) with the node's own certificate trusted for
 real. Service workers refuse a certificate that is merely clicked through
-(`ignore_https_errors`), so that stays off: as in test_https.py, the browser
-is launched with `--ignore-certificate-errors-spki-list` naming the SHA-256
-of exactly this node's public key, the tablet's installed certificate.
+(`ignore_https_errors`), so that stays off: as on a tablet, the node's
+authority (tls/ca.pem) is installed in the browser's own certificate store
+(tests/browser/test_https.py, trusting_env), with no flag and no pin.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from intake.i18n import TRANSLATIONS
 from intake.questionnaire import load_questionnaire
 from tests.browser import LiveServer, check, watch_page
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
-from tests.browser.test_https import spki_pin
+from tests.browser.test_https import trusting_env
 from tests.canary import describe, holds
 from tests.conftest import PASSPHRASE, run_intake
 from tests.screening import ADULT_TRAFFICKING, value_for
@@ -97,7 +97,7 @@ def browser_get(page, server, path: str) -> tuple[int, str]:
 
 
 def missing_parts(page, server) -> list[str]:
-    """What the node does not serve yet, of what this test needs; [] when all is there."""
+    """What the node does not serve, of what this test needs; [] when all is there."""
     wanted = {
         "offline/app": "the offline app page (intake/field/offline_page.py, not imported by"
         " intake/__init__.py)",
@@ -145,17 +145,17 @@ def node(request):
 def profile_page(browser, tmp_path, node):
     """A tablet-sized page in a persistent context whose profile folder is tmp_path/profile.
 
-    Over https the browser trusts the node's certificate, and only that one.
+    Over https the browser trusts the node's authority, as a tablet that installed it.
     """
     profile = tmp_path / "profile"
-    args = list(CHROMIUM_ARGS)
+    env = browser_env()
     if node.url.startswith("https:"):
-        args.append(f"--ignore-certificate-errors-spki-list={spki_pin(node.instance)}")
+        env = trusting_env(tmp_path, node.instance / "tls" / "ca.pem")
     context = browser.browser_type.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
-        args=args,
-        env=browser_env(),
+        args=CHROMIUM_ARGS,
+        env=env,
         ignore_https_errors=False,
         **VIEWPORTS["tablet"],
     )
@@ -244,16 +244,12 @@ def open_outbox(server, coordinator_keys, tmp_path) -> list[dict]:
 def test_screening_goes_on_offline(profile_page, node, coordinator_keys, tmp_path):
     page, profile, seen = profile_page
     live_server = node
-    missing = missing_parts(page, live_server)
-    if missing:
-        pytest.skip("the node does not serve the offline interview yet: " + "; ".join(missing))
-    if not worker_keeps_app(page, live_server):
-        pytest.skip(
-            "the service worker (intake/static/sw.js, intake/field/pwa.py) does not keep"
-            " /offline/app: a reload without the node shows the offline notice instead of"
-            " the app (add field.offline_app, per locale and ?v=, to the pre-cache and"
-            " answer a navigation to it from the cache)"
-        )
+    assert missing_parts(page, live_server) == []
+    assert worker_keeps_app(page, live_server), (
+        "the service worker (intake/static/sw.js, intake/field/pwa.py) does not keep"
+        " /offline/app: a reload without the node would show the offline notice instead"
+        " of the app"
+    )
     context = page.context
     questionnaire = load_questionnaire(FORM)
     user = live_server.sign_in(page)
@@ -315,9 +311,7 @@ def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
     written from the Arabic catalog), read only once the node is gone.
     """
     page, _profile, seen = profile_page
-    missing = missing_parts(page, node)
-    if missing:
-        pytest.skip("the node does not serve the offline interview yet: " + "; ".join(missing))
+    assert missing_parts(page, node) == []
     arabic = Translations.load(str(TRANSLATIONS), ["ar"])
     question, yes = arabic.gettext(FIRST_QUESTION), arabic.gettext("Yes")
     assert question != FIRST_QUESTION and yes != "Yes", "the Arabic catalog is not compiled"

@@ -57,8 +57,13 @@ def wait_for_shell(page, language: str) -> None:
     wait_until(lambda: page.evaluate(_READY, language), "the service worker never got ready")
 
 
-def wait_until(ready, what: str, seconds: float = 20) -> None:
-    """Poll `ready()` until it is true; fail saying `what` after `seconds`."""
+def wait_until(ready, what: str, seconds: float = 90) -> None:
+    """Poll `ready()` until it is true; fail saying `what` after `seconds`.
+
+    Generous: installing a release fetches about 130 files (every language's
+    pages and texts), slow on a busy machine; only a worker that never gets
+    there fails.
+    """
     deadline = time.monotonic() + seconds
     while not ready():
         assert time.monotonic() < deadline, what
@@ -173,7 +178,7 @@ def test_a_new_release_replaces_the_old_shell_whole(page_at, live_server, tmp_pa
     live_server.stop()
     # PYTHONSAFEPATH: `python -m` must not put the working copy first on the path.
     live_server.env.update(PYTHONPATH=str(release), PYTHONSAFEPATH="1")
-    live_server.start(20, "--port", str(urlsplit(url).port))
+    live_server.start(60, "--port", str(urlsplit(url).port))
     assert live_server.url == url
 
     page.reload()  # the browser checks /sw.js after a navigation: new bytes, a new worker

@@ -3,7 +3,8 @@
 //
 // Rendered into templates/field/offline_app.html, whose JSON block gives the
 // URLs. The questionnaire, its conditions and the assessment are the node's
-// own (questionnaires.json, evaluated by questionnaire.js and assessment.js).
+// own (questionnaires.json, evaluated by questionnaire.js and assessment.js),
+// and its answers are cleaned as the node cleans them (answers.js).
 // Drafts and the node's configuration are kept encrypted (store.js); a
 // finished record is sealed to the coordinators (envelope.js) and cannot be
 // read here again.
@@ -16,6 +17,7 @@
 // texts come from build/texts-<lang>.json (texts.js), never from English
 // when the language has a catalog.
 
+import { cleanAnswer } from "./answers.js";
 import { messageText, plainAssessment } from "./assessment.js";
 import { sealRecord } from "./envelope.js";
 import {
@@ -622,59 +624,6 @@ async function askPersistence() {
   if ((await storage.persisted()) || (await storage.persist())) return;
   const note = el("p", { class: "flash notice", id: "offline-persist", role: "note" }, t("not_persistent"));
   queueLine.after(note);
-}
-
-// -- Answers: cleaned as intake/questionnaire/answers.py cleans them --
-
-const TEXT_LIMITS = { short_text: 200, long_text: 5000 };
-const problem = (name, params = {}) => [null, { name, params }];
-
-/** Return [clean value or null, error {name, params} or null] (answers.clean_answer). */
-function cleanAnswer(question, given) {
-  const raw = Array.isArray(given)
-    ? given.map((v) => (typeof v === "string" ? v.trim() : v)).filter(isAnswered)
-    : typeof given === "string" ? given.trim() : given;
-  if (!isAnswered(raw)) return question.required ? problem("required") : [null, null];
-  const ids = question.choices.map((c) => c.id);
-  if (question.type === "multiple_choice") {
-    return raw.every((v) => ids.includes(v)) ? [ids.filter((id) => raw.includes(id)), null] : problem("choice");
-  }
-  if (question.type === "number") return cleanNumber(question, raw);
-  if (question.type === "date") return cleanDate(question, raw);
-  if (question.type === "country") {
-    const code = raw.toUpperCase();
-    return /^[A-Z]{2}$/.test(code) ? [code, null] : problem("country");
-  }
-  if (question.type === "language") {
-    const [primary, ...rest] = raw.split("-");
-    const tag = [primary.toLowerCase(), ...rest].join("-");
-    return /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(tag) ? [tag, null] : problem("language");
-  }
-  if (question.type in TEXT_LIMITS) {
-    const value = given.replaceAll("\r\n", "\n").trim();
-    const limit = question.max_length || TEXT_LIMITS[question.type];
-    if (question.type === "short_text" && value.includes("\n")) return problem("one_line");
-    return [...value].length > limit ? problem("too_long", { max: limit }) : [value, null];
-  }
-  return ids.includes(raw) ? [raw, null] : problem("choice");
-}
-
-function cleanNumber(question, raw) {
-  const pattern = question.integer ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-  const value = Number(raw);
-  if (!pattern.test(raw) || !Number.isFinite(value)) return problem(question.integer ? "integer" : "number");
-  if (question.min !== null && value < question.min) return problem("too_small", { min: question.min });
-  if (question.max !== null && value > question.max) return problem("too_large", { max: question.max });
-  return [value, null];
-}
-
-function cleanDate(question, raw) {
-  const time = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) : NaN;
-  if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== raw) return problem("date");
-  const bound = (b) => (b === "today" ? new Date().toISOString().slice(0, 10) : b);
-  if (question.min && raw < bound(question.min)) return problem("date");
-  if (question.max && raw > bound(question.max)) return problem("date");
-  return [raw, null];
 }
 
 // -- Small helpers --
