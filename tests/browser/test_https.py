@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 
@@ -19,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from intake import instance
+from intake.questionnaire import load_questionnaire
 from tests.browser import (
     LiveServer,
     assert_accessible,
@@ -27,6 +29,8 @@ from tests.browser import (
     watch_page,
 )
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env, skip_or_fail
+from tests.browser.test_profile import finish_screening, start_screening
+from tests.browser.test_screening import open_records
 from tests.conftest import run_intake
 from tests.hubs import batch_bytes, enrol_field, post_batch, sealed_records
 
@@ -188,3 +192,31 @@ def test_a_browser_that_installed_the_node_s_authority_trusts_it(browser, tls_no
         context.close()
     finally:
         tablet.close()
+
+
+@pytest.mark.parametrize("tls_node", ["field"], indirect=True)
+def test_the_pages_work_without_javascript(browser, tls_node, coordinator_keys, tmp_path):
+    """The node's own pages need no script: a whole screening, sealed, with JavaScript off.
+
+    Over TLS with CSRF on and the node's authority trusted, as deployed; the
+    service worker, the offline app and the idle lock are then simply absent.
+    """
+    _role, server = tls_node
+    env = trusting_env(tmp_path, server.instance / "tls" / "ca.pem")
+    tablet = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+    try:
+        context = tablet.new_context(java_script_enabled=False, **VIEWPORTS["tablet"])
+        page = context.new_page()
+        server.sign_in(page)
+        start_screening(page, server, "screening-short")
+        finish_screening(page, load_questionnaire("screening-short"), "typed without scripts")
+        reference = page.inner_text(".reference strong")
+        # The control: no page script ran, so no service worker was registered.
+        registrations = "navigator.serviceWorker.getRegistrations().then(r => r.length)"
+        assert page.evaluate(registrations) == 0
+        context.close()
+    finally:
+        tablet.close()
+    records = open_records(server, coordinator_keys, tmp_path)
+    assert [r["reference"] for r in records] == [reference]
+    assert "typed without scripts" in json.dumps(records[0]["answers"])
