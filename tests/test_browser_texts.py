@@ -17,9 +17,11 @@ exported JSON.
 from __future__ import annotations
 
 import gettext
+import hashlib
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -107,6 +109,13 @@ def files():
     return {locale: browser.texts_for(locale) for locale in supported_locales()}
 
 
+@pytest.fixture(scope="module")
+def keyed(files):
+    """Each language's definition texts keyed by their English words (browser.by_text)."""
+    source = files[DEFAULT_LOCALE][0]
+    return {locale: browser.by_text(data, source) for locale, (data, _m) in files.items()}
+
+
 def test_every_shipped_language_is_built(files):
     compiled = {p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")}
     assert set(files) == {DEFAULT_LOCALE} | (compiled & set(LANGUAGES))
@@ -119,32 +128,32 @@ def test_the_build_finds_every_text_of_the_definition():
     assert found == json_texts(definition())
 
 
-def test_every_file_holds_every_text_of_the_definition_translated(files):
+def test_every_file_holds_every_text_of_the_definition_translated(keyed):
     wanted = expected_texts() | json_texts(definition())
     problems = {}
-    for locale, (data, _missing) in files.items():
+    for locale, texts in keyed.items():
         translations = catalog_of(locale)
-        assert set(data["texts"]) == wanted, locale
+        assert set(texts) == wanted, locale
         wrong = []
         for text in sorted(wanted):
             translated = translations.gettext(text)
             if translated is None:
                 wrong.append(f"not in the catalog: {text!r}")
-            elif data["texts"][text] != translated:
-                wrong.append(f"{text!r}: {data['texts'][text]!r}, the catalog says {translated!r}")
+            elif texts[text] != translated:
+                wrong.append(f"{text!r}: {texts[text]!r}, the catalog says {translated!r}")
         if wrong:
             problems[locale] = wrong[:5] + [f"{len(wrong)} in all"]
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
 
 
-def test_no_english_where_the_catalog_has_the_language(files):
+def test_no_english_where_the_catalog_has_the_language(keyed):
     """Most texts differ from English in every language: a file that kept English would not."""
-    for locale, (data, _missing) in files.items():
+    for locale, texts in keyed.items():
         if locale == DEFAULT_LOCALE:
             continue
-        same = [text for text, said in data["texts"].items() if said == text]
-        assert len(same) < len(data["texts"]) / 10, (locale, same[:10])
-        question, choice = (data["texts"][text] for text in PICKED)
+        same = [text for text, said in texts.items() if said == text]
+        assert len(same) < len(texts) / 10, (locale, same[:10])
+        question, choice = (texts[text] for text in PICKED)
         assert question != PICKED[0] and choice != PICKED[1], locale
 
 
@@ -205,10 +214,27 @@ def test_the_build_writes_one_file_per_language(tmp_path):
     paths = browser.write(out, tmp_path / "catalogs")
     assert [p.name for p in paths] == ["texts-en.json", "texts-ar.json", "texts-ro.json"]
     arabic = json.loads((out / "texts-ar.json").read_text("utf-8"))
-    assert arabic["texts"][PICKED[0]] == f"[ar] {PICKED[0]}"
-    assert arabic["interface"]["next"] == "[ar] Next" and arabic["dir"] == "rtl"
     english = json.loads((out / "texts-en.json").read_text("utf-8"))
-    assert all(text == said for text, said in english["texts"].items())
+    assert browser.by_text(arabic, english)[PICKED[0]] == f"[ar] {PICKED[0]}"
+    assert arabic["interface"]["next"] == "[ar] Next" and arabic["dir"] == "rtl"
+    # The English list is the keys: the definition's texts, once each, in its order.
+    assert english["texts"] == browser.definition_texts()
+    assert arabic["texts"] == [f"[ar] {text}" for text in english["texts"]]
+    # Tied by a digest written by hand here: SHA-256 of the list as compact JSON.
+    listed = json.dumps(english["texts"], ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert arabic["source"] == english["source"] == hashlib.sha256(listed.encode()).hexdigest()
+
+
+def test_a_language_built_beside_other_english_texts_is_refused(tmp_path):
+    make_catalogs(tmp_path / "catalogs")
+    out = tmp_path / "out"
+    browser.write(out, tmp_path / "catalogs")
+    arabic = json.loads((out / "texts-ar.json").read_text("utf-8"))
+    english = json.loads((out / "texts-en.json").read_text("utf-8"))
+    moved = {**english, "texts": english["texts"][1:] + english["texts"][:1]}
+    moved["source"] = browser.source_digest(moved["texts"])
+    with pytest.raises(ValueError, match="not built with these English texts"):
+        browser.by_text(arabic, moved)
 
 
 def test_a_text_missing_from_a_catalog_fails_the_build_and_writes_nothing(tmp_path):
@@ -259,3 +285,54 @@ def test_the_command_line(tmp_path, capsys):
     make_catalogs(catalogs)
     assert browser.main([str(tmp_path / "out")], catalogs) == 0
     assert "3 text files" in capsys.readouterr().out
+
+
+# -- The browser's reader (intake/static/src/texts.js), in node ----------------------
+
+TEXTS_READER = r"""
+import { readFileSync } from "node:fs";
+import { loadTexts } from "./texts.js";
+
+const files = JSON.parse(readFileSync(process.argv[2], "utf8"));
+globalThis.fetch = async (url) => ({ ok: true, status: 200, json: async () => files[url] });
+const urls = Object.fromEntries(Object.keys(files).map((url) => [url.split(".")[0], url]));
+const out = {};
+for (const [locale, text] of JSON.parse(process.argv[3])) {
+  try {
+    out[locale] = (await loadTexts(urls, locale)).gettext(text);
+  } catch (e) {
+    out[locale] = `refused: ${e.message}`;
+  }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_browser_pairs_each_language_with_the_english_it_was_built_beside(tmp_path):
+    from tests.test_js_assessment import _node
+
+    node = _node()
+    make_catalogs(tmp_path / "catalogs")
+    out = tmp_path / "out"
+    browser.write(out, tmp_path / "catalogs")
+    read = {p.stem.removeprefix("texts-"): json.loads(p.read_text("utf-8")) for p in out.iterdir()}
+    stale = {**read["ro"], "source": browser.source_digest(["another", "build"])}
+    short = {**read["ar"], "locale": "fa", "texts": read["ar"]["texts"][:-1]}
+    files = {"en.json": read["en"], "ar.json": read["ar"], "ro.json": stale, "fa.json": short}
+    (tmp_path / "files.json").write_text(json.dumps(files), "utf-8")
+    shutil.copy(TRANSLATIONS.parent / "static" / "src" / "texts.js", tmp_path / "texts.js")
+    (tmp_path / "reader.mjs").write_text(TEXTS_READER, "utf-8")
+    asked = [[locale, PICKED[0]] for locale in ("en", "ar", "ro", "fa")]
+    done = subprocess.run(
+        [node, "reader.mjs", "files.json", json.dumps(asked)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said["en"] == PICKED[0]
+    assert said["ar"] == f"[ar] {PICKED[0]}"
+    assert said["ro"] == "refused: texts-ro.json: not built with these English texts"
+    assert said["fa"] == "refused: texts-fa.json: not built with these English texts"

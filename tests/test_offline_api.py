@@ -112,7 +112,16 @@ def test_config_tells_the_browser_what_to_seal_to(node, coordinator_key, second_
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.mimetype == "application/json"
     config = answer.get_json()
-    assert set(config) == {"device", "recipients", "questionnaires", "languages", "user", "salt"}
+    assert set(config) == {
+        "device",
+        "recipients",
+        "questionnaires",
+        "languages",
+        "user",
+        "salt",
+        "settings",
+    }
+    assert config["settings"] == {}  # this instance sets no country's referral options
     assert config["device"] == inst.device_id()
     der = {crypto.spki_der(k.public_key()) for k in (coordinator_key, second_key)}
     assert len(config["recipients"]) == 2
@@ -122,6 +131,41 @@ def test_config_tells_the_browser_what_to_seal_to(node, coordinator_key, second_
     assert ["ar", "العربية"] in config["languages"]
     assert config["user"] == "officer"
     assert len(base64.b64decode(config["salt"], validate=True)) == 16
+
+
+def test_config_gives_the_settings_the_assessment_reads_and_no_other(node):
+    """The browser offers the national hotline and the reflection period where the node does."""
+    inst, _app = node
+    config_file = inst.path / instance.CONFIG_NAME
+    stored = json.loads(config_file.read_text())
+    stored["settings"].update(
+        {"hotline_number": "0800 1234", "reflection_period_days": 90, "draft_hours": 24}
+    )
+    config_file.write_text(json.dumps(stored))
+    config = signed_in(production_app(inst.path)).get("/offline/config").get_json()
+    assert config["settings"] == {"hotline_number": "0800 1234", "reflection_period_days": 90}
+
+
+def test_the_start_page_leads_to_the_offline_interview_and_sign_in_back_to_it(node):
+    """The way in, while the node is up: a tablet is prepared from the start page.
+
+    And the offline interview's sign-in link (a session ended while records
+    wait) comes back to it, where the queue is sent from.
+    """
+    _inst, app = node
+    client = signed_in(app)
+    home = client.get("/").get_data(as_text=True)
+    assert 'id="offline-entry"' in home and 'href="/offline/app"' in home
+    page = client.get("/offline/app").get_data(as_text=True)
+    settings = json.loads(page.split('id="offline-settings">')[1].split("</script>")[0])
+    assert settings["signin"] == "/signin?next=/offline/app"
+    fresh = CsrfClient(app)
+    fresh.get("/signin?next=%2Foffline%2Fapp")
+    answer = fresh.post(
+        "/signin",
+        data={"username": "officer", "password": OFFICER_PASSWORD, "next": "/offline/app"},
+    )
+    assert answer.status_code in (302, 303) and answer.location.endswith("/offline/app")
 
 
 def test_the_salt_is_per_user_stable_and_not_the_nodes_own(node):

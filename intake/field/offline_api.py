@@ -35,7 +35,7 @@ from intake.batch import MAX_ENVELOPE_LENGTH
 from intake.db.outbox import CONFLICT, STORED, take_envelope
 from intake.field.views import SCREENERS, bp
 from intake.i18n import interview_languages
-from intake.questionnaire import available_questionnaires, load_questionnaire
+from intake.questionnaire import available_questionnaires, load_catalogue, load_questionnaire
 
 OCTETS = "application/octet-stream"
 KIND = "screening"
@@ -85,6 +85,18 @@ def draft_salt(user_id: str) -> bytes:
     return hashlib.sha256(SALT_LABEL + node_salt).digest()[:16]
 
 
+def assessment_settings() -> dict:
+    """The instance's settings the assessment reads (its country's referral options), no other.
+
+    The browser assesses as the node does (Questionnaire.assess with the
+    instance's settings): without them it would never offer the national
+    hotline or the reflection period where this country has them.
+    """
+    wanted = set(load_catalogue().option_settings.values())
+    settings = _instance().settings
+    return {name: settings[name] for name in sorted(wanted) if name in settings}
+
+
 @bp.get("/offline/config")
 @auth.requires_role(*SCREENERS)
 def offline_config():
@@ -98,6 +110,7 @@ def offline_config():
         "languages": [list(pair) for pair in interview_languages()],
         "user": g.user.username,
         "salt": base64.b64encode(draft_salt(g.user.user_id)).decode("ascii"),
+        "settings": assessment_settings(),
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"

@@ -122,7 +122,8 @@ def offline_app():
             "definition": url_for("static", filename="build/questionnaires.json"),
             "texts": texts_urls(),
             "page": url_for("field.offline_app"),
-            "signin": url_for("auth.signin"),
+            # Back to this page once signed in: it is where the queue is sent from.
+            "signin": url_for("auth.signin", next=url_for("field.offline_app")),
         }
         response = make_response(render_template("field/offline_app.html", settings=settings))
     if g.get("user"):

@@ -32,15 +32,19 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(dropOtherReleases().then(enablePreload).then(() => self.clients.claim()));
 });
 
+// Each page's language is written after the one before it: two pages' writes
+// left to race could leave the older language stored.
+let saving = Promise.resolve();
+
 self.addEventListener("message", (event) => {
   const chosen = event.data && event.data.language;
-  if (typeof chosen !== "string" || !Object.hasOwn(SHELL.offline, chosen) || chosen === language) {
+  if (typeof chosen !== "string" || !Object.hasOwn(SHELL.offline, chosen)) {
     return;
   }
   language = chosen;
-  event.waitUntil(
-    caches.open(PREFERENCES).then((cache) => cache.put(LANGUAGE_KEY, new Response(chosen))),
-  );
+  const save = () => caches.open(PREFERENCES).then((cache) => cache.put(LANGUAGE_KEY, new Response(chosen)));
+  saving = saving.then(save, save);
+  event.waitUntil(saving);
 });
 
 self.addEventListener("fetch", (event) => {

@@ -51,10 +51,28 @@ _CACHED = """async () => {
 }"""
 
 
+# What the worker has got to, said when it never gets ready.
+_STATE = """async () => {
+  const registration = await navigator.serviceWorker.getRegistration();
+  const stored = await caches.match("/offline-language", {cacheName: "intake-preferences"});
+  return {
+    controller: navigator.serviceWorker.controller?.state ?? null,
+    installing: registration?.installing?.state ?? null,
+    waiting: registration?.waiting?.state ?? null,
+    active: registration?.active?.state ?? null,
+    language: stored === undefined ? null : await stored.text(),
+    caches: await caches.keys(),
+  };
+}"""
+
+
 def wait_for_shell(page, language: str) -> None:
     """Wait until the service worker controls the page and knows its language."""
     # Not page.wait_for_function: it takes the promise of an async function as true.
-    wait_until(lambda: page.evaluate(_READY, language), "the service worker never got ready")
+    try:
+        wait_until(lambda: page.evaluate(_READY, language), "the service worker never got ready")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {page.evaluate(_STATE)} at {page.url}") from None
 
 
 def wait_until(ready, what: str, seconds: float = 90) -> None:

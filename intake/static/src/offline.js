@@ -98,9 +98,19 @@ function show(...children) {
   }
 }
 
-function say(text) {
-  alertLine.textContent = text || "";
+/**
+ * Say something on the alert line: an error (red) by default; `info` for what
+ * is normal offline (the node out of reach), so that it does not read as a fault.
+ */
+function say(text, { info = false, link = null } = {}) {
+  alertLine.replaceChildren(...[text || "", link && " ", link].filter(Boolean));
   alertLine.hidden = !text;
+  alertLine.className = info ? "flash info" : "flash error";
+}
+
+/** A link to sign in that comes back to this page, where the queue is sent from. */
+function signInLink() {
+  return el("a", { href: SETTINGS.signin }, t("signin"));
 }
 
 // -- Start: the definition, the node's configuration, the password --
@@ -566,7 +576,7 @@ async function sendOne(item, retried = false) {
       body: item.envelope,
     });
   } catch {
-    say(t("offline"));
+    say(t("offline"), { info: true });
     return "stop";
   }
   if (response.status === 200 || response.status === 201) {
@@ -576,7 +586,7 @@ async function sendOne(item, retried = false) {
   }
   if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
     state.token = null;
-    say(t("signin_again"));
+    say(t("signin_again"), { link: signInLink() });
     return "stop";
   }
   if (response.status === 400 && !retried) {
@@ -591,7 +601,7 @@ async function sendOne(item, retried = false) {
     say(t("refused", { reference: item.reference, status: response.status }));
     return "refused";
   }
-  say(t("offline"));
+  say(t("offline"), { info: true });
   return "stop";
 }
 
@@ -605,15 +615,15 @@ async function freshToken() {
   try {
     const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
     if (!response.ok) {
-      say(t("signin_again"));
+      say(t("signin_again"), { link: signInLink() });
       return null;
     }
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const token = page.querySelector('meta[name="csrf-token"]')?.content;
-    if (!token) say(t("signin_again"));
+    if (!token) say(t("signin_again"), { link: signInLink() });
     return token || null;
   } catch {
-    say(t("offline"));
+    say(t("offline"), { info: true });
     return null;
   }
 }

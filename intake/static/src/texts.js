@@ -2,16 +2,20 @@
 //
 // The build (intake/i18n/browser.py) writes build/texts-<lang>.json from each
 // language's compiled catalog: the app's own interface strings by name, and
-// every text of the definition (questionnaires.json) keyed by its English
-// words, as gettext keys them. The build refuses a catalog that lacks one, so
-// a supported language never falls back to English here. The page names each
-// file's URL (settings.texts, naming the release, so that the service worker
-// answers it offline); a file is read once per page.
+// every text of the definition (questionnaires.json) in one list whose order
+// is the English file's: the English list is the keys, as gettext keys them,
+// and each file names the digest of the English list it was built beside
+// (its "source"), so a file of another build is refused, never misread. The
+// build refuses a catalog that lacks a text, so a supported language never
+// falls back to English here. The page names each file's URL (settings.texts,
+// naming the release, so that the service worker answers it offline); a file
+// is read once per page.
 //
 // Countries and languages are named by the browser (Intl.DisplayNames), as
 // the node's pages name them from Babel's CLDR data.
 
-const FORMAT = 1;
+const FORMAT = 2;
+const SOURCE = "en"; // the catalogs' source language: its list is the keys
 const loaded = new Map(); // locale -> Promise<Texts>
 
 export const has = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
@@ -21,19 +25,20 @@ export const tagOf = (locale) => locale.replace("_", "-");
 
 /** One language's texts: its interface strings, the definition's texts, its direction. */
 export class Texts {
-  constructor(data) {
+  /** `data`: a language's file; `keys`: the English file's texts, in the same order. */
+  constructor(data, keys) {
     this.locale = data.locale;
     this.lang = data.lang;
     this.dir = data.dir;
     this.interface = data.interface;
-    this.texts = data.texts;
+    this.texts = new Map(keys.map((key, n) => [key, data.texts[n]]));
     this.gettext = this.gettext.bind(this);
     this.t = this.t.bind(this);
   }
 
   /** A text of the definition in this language (its own words where none is kept). */
   gettext(text) {
-    return text && has(this.texts, text) ? this.texts[text] : text;
+    return text && this.texts.has(text) ? this.texts.get(text) : text;
   }
 
   /** An interface string with its %(name)s (or %(name)d) values filled in. */
@@ -51,19 +56,30 @@ export class Texts {
 /** Read (once) the texts of a locale from `urls` (locale -> URL); throws if it has none. */
 export function loadTexts(urls, locale) {
   if (!loaded.has(locale)) {
-    if (!has(urls, locale)) return Promise.reject(new Error(`no texts for ${locale}`));
-    const reading = fetch(urls[locale]).then(async (response) => {
-      if (!response.ok) throw new Error(`texts-${locale}.json: ${response.status}`);
-      const data = await response.json();
-      if (data.format !== FORMAT || data.locale !== locale) {
-        throw new Error(`texts-${locale}.json: not format ${FORMAT} for ${locale}`);
-      }
-      return new Texts(data);
-    });
+    const reading = Promise.all([readFile(urls, locale), locale === SOURCE ? null : readFile(urls, SOURCE)])
+      .then(([data, source]) => {
+        const keys = (source || data).texts;
+        if (source && (data.source !== source.source || data.texts.length !== keys.length)) {
+          throw new Error(`texts-${locale}.json: not built with these English texts`);
+        }
+        return new Texts(data, keys);
+      });
     reading.catch(() => loaded.delete(locale)); // read again next time: perhaps online then
     loaded.set(locale, reading);
   }
   return loaded.get(locale);
+}
+
+/** One language's file, checked for its shape. */
+async function readFile(urls, locale) {
+  if (!has(urls, locale)) throw new Error(`no texts for ${locale}`);
+  const response = await fetch(urls[locale]);
+  if (!response.ok) throw new Error(`texts-${locale}.json: ${response.status}`);
+  const data = await response.json();
+  const shaped = data.format === FORMAT && data.locale === locale && Array.isArray(data.texts)
+    && data.texts.every((text) => typeof text === "string") && typeof data.source === "string";
+  if (!shaped) throw new Error(`texts-${locale}.json: not format ${FORMAT} for ${locale}`);
+  return data;
 }
 
 /**
