@@ -18,8 +18,11 @@ from urllib.parse import urlsplit
 from babel.support import Translations
 
 from intake.i18n import TRANSLATIONS
+from intake.questionnaire import load_questionnaire
 from tests.browser import assert_accessible, assert_no_horizontal_scroll
+from tests.browser.conftest import WATCHED
 from tests.browser.test_profile import start_screening
+from tests.browser.test_screening import answer_screen
 from tests.browser.test_session_links import ELSEWHERE
 
 PACKAGE = Path(__file__).parents[2] / "intake"
@@ -246,3 +249,46 @@ def test_a_link_from_another_site_still_comes_without_the_session(page_at, live_
     page.click("#go")
     page.wait_for_selector("form.lock-form", timeout=10_000)
     assert documents == [(True, True), (True, False)]
+
+
+# Every control of the interview's form and what it holds: {name/value: state}.
+_FORM_STATE = """() => Object.fromEntries(
+  [...document.querySelectorAll("form.interview :is(input, select, textarea)")]
+    .filter((e) => e.type !== "hidden")
+    .map((e) => [`${e.name}=${e.value}`, /^(radio|checkbox)$/.test(e.type) ? e.checked : e.value])
+)"""
+
+
+def test_a_screen_sent_without_the_node_stays_with_its_answers(page, live_server, request):
+    """The issue's first complaint: Next without the node lost the screen's answers.
+
+    Now the page asks the node first; without it the screen stays, answers
+    and all, with a notice, and the same button sends it once the node is back.
+    """
+    live_server.sign_in(page)
+    start_screening(page, live_server, "screening-short")
+    answer_screen(page, load_questionnaire("screening-short"), {}, child=False)
+    screen, typed = page.url, page.evaluate(_FORM_STATE)
+    assert any(state is True for state in typed.values()), typed
+
+    page.context.set_offline(True)
+    page.click("button[value=next]")
+    notice = page.locator("#node-unreachable")
+    notice.wait_for(state="visible", timeout=30_000)
+    assert "cannot be reached" in notice.inner_text()
+    assert notice.locator("a").get_attribute("href") == "/offline/app"
+    assert page.url == screen
+    assert page.evaluate(_FORM_STATE) == typed
+    assert page.evaluate("document.activeElement.id") == "node-unreachable"
+    assert_accessible(page)
+    # The browser's own line for the probe that found no node: expected, not the page's.
+    for seen in request.node.stash[WATCHED]:
+        seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
+
+    page.context.set_offline(False)
+    with page.expect_navigation():
+        page.click("button[value=next]")
+    assert page.url != screen
+    assert page.locator("#node-unreachable").is_hidden()
+    page.goto(screen)  # the screen as the node kept it: the answers were sent
+    assert page.evaluate(_FORM_STATE) == typed
