@@ -101,6 +101,9 @@ INTERFACE = {
     # The answers' messages: the node's own, so the page refuses in the same words.
     **MESSAGES,
     "choose": N_("Choose…"),
+    # The forms as the start page names them (templates/field/home.html).
+    "form_screening-short": N_("Short form (about 15 minutes)"),
+    "form_screening-full": N_("Full form (about 40 minutes)"),
     "error": N_("Something went wrong"),
 }
 

@@ -337,5 +337,19 @@ def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
     choice = page.locator(f'#q-{first.id} label.choice:has(input[value="yes"]) .resp')
     assert (choice.inner_text(), choice.get_attribute("dir")) == (yes, "rtl")
     assert page.locator("html").get_attribute("dir") == "ltr"  # the officer's page stays theirs
+    # The officer's action shows as the answer is given, not only once the screen is saved.
+    action = page.locator(f"#action-{first.id}")
+    assert action.is_hidden()
+    page.check(f'#q-{first.id} input[value="yes"]')
+    action.wait_for(state="visible", timeout=5_000)
+    assert action.inner_text() == first.action  # in the officer's words (English here)
+    page.check(f'#q-{first.id} input[value="no"]')
+    action.wait_for(state="hidden", timeout=5_000)
+    # The forms named as the start page names them, the short one chosen already.
+    page.click("#offline-back")
+    page.wait_for_selector("#offline-app[data-state=home]")
+    forms = page.inner_text("#offline-start fieldset")
+    assert "Short form (about 15 minutes)" in forms and "Full form (about 40 minutes)" in forms
+    assert page.is_checked('#offline-start input[value="screening-short"]')
     page.context.set_offline(False)
     seen.assert_clean()

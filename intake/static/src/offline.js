@@ -40,6 +40,7 @@ const root = document.getElementById("offline-app");
 const queueLine = document.getElementById("offline-queue");
 const alertLine = document.getElementById("offline-alert");
 const RETRY_MS = 30_000;
+const DEFAULT_FORM = "screening-short"; // chosen already, as on the start page
 
 // In page memory only: gone on reload, on lock, when the tab closes.
 // `officer` and `respondent` are the Texts of the two languages (texts.js).
@@ -210,8 +211,8 @@ async function showHome() {
       "fieldset",
       { class: "choices" },
       el("legend", {}, t("form")),
-      forms.map((id, n) =>
-        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: n === forms.length - 1 }), " ", tq(state.definition.questionnaires[id].title)),
+      forms.map((id) =>
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: id === DEFAULT_FORM }), " ", formName(id)),
       ),
     ),
     el("label", { for: "offline-language" }, t("respondent_language")),
@@ -234,6 +235,12 @@ async function showHome() {
       )))
     : null;
   show(start, list);
+}
+
+/** A form's name as the start page gives it, else its title. */
+function formName(id) {
+  const named = `form_${id}`;
+  return t(named) !== named ? t(named) : tq(state.definition.questionnaires[id].title);
 }
 
 function questionnaireIds() {
@@ -333,7 +340,11 @@ function showSection(draft, sectionId) {
     ),
   );
   const others = otherAnswers(questionnaire, section, draft.answers);
-  const refresh = () => showOnly(questionnaire, section, form, { ...others, ...readSection(questionnaire, section, form, others).clean });
+  const refresh = () => {
+    const current = { ...others, ...readSection(questionnaire, section, form, others).clean };
+    showOnly(questionnaire, section, form, current);
+    showActions(section, form, current);
+  };
   form.addEventListener("change", refresh);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -357,6 +368,14 @@ function showOnly(questionnaire, section, form, context) {
   }
 }
 
+/** Show the officer's action under each answer that calls for it, as it is given. */
+function showActions(section, form, answers) {
+  for (const question of section.questions) {
+    const action = question.action && form.querySelector(`#action-${CSS.escape(question.id)}`);
+    if (action) action.hidden = !actionDue(question, answers[question.id]);
+  }
+}
+
 /**
  * One question, as templates/field/_question.html shows it to the officer:
  * the person's words (and the officer's beneath), or, for what the officer
@@ -372,8 +391,9 @@ function questionField(question, answer) {
     ? [el("span", { class: "badge" }, t("you_record")), " ", tq(question.text)]
     : both(question.text, `text-${question.id}`);
   const required = question.required ? el("span", { class: "req" }, t("required_mark")) : null;
-  const action = actionDue(question, answer)
-    ? el("p", { class: "flash urgent officer-action", role: "alert", id: `action-${question.id}` }, tq(question.action))
+  // Kept in the screen, shown as soon as an answer calls for it (showActions).
+  const action = question.action
+    ? el("p", { class: "flash urgent officer-action", role: "alert", id: `action-${question.id}`, hidden: !actionDue(question, answer) }, tq(question.action))
     : null;
   const choices = ["yes_no_unknown", "single_choice", "multiple_choice"].includes(question.type);
   const row = question.type === "yes_no_unknown" || (question.type === "single_choice" && question.choices.length <= 3);
