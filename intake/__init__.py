@@ -84,7 +84,13 @@ def _register_role(app: Flask, inst: instance_module.Instance) -> None:
     if inst.role == "field":
         if not app.testing and not list(inst.recipients_dir.glob("*.pub")):
             raise RuntimeError("refusing to start a field app without a recipient public key")
-        from intake.field import handover  # registers hand-over and take-back on views.bp
+        # Each registers its views on views.bp: hand-over and take-back; the installable app.
+        from intake.field import (  # noqa: F401 - imported to register their routes
+            handover,
+            offline_api,
+            offline_page,
+            pwa,
+        )
 
         bp = handover.bp
     elif inst.role == "hub":

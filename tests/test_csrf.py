@@ -27,6 +27,7 @@ from tests.conftest import PASSPHRASE
 from tests.screening import OFFICER_PASSWORD, fill_section
 from tests.served import (
     FIRST_SECTION,
+    OWN,
     QUESTIONNAIRE,
     CsrfClient,
     answer_every_section,
@@ -83,6 +84,33 @@ def _start(app, inst):
     return client, {"questionnaire": QUESTIONNAIRE, "respondent_language": "en"}, None
 
 
+class _EnvelopeClient(CsrfClient):
+    """A browser's offline queue: one envelope as the body, the token in X-CSRFToken."""
+
+    def __init__(self, signed_in: CsrfClient):
+        self.client = signed_in.client  # the same session, signed in through the form
+
+    def post(self, url, data=None, token: str | None = OWN, **kwargs):
+        headers = {} if token is None else {"X-CSRFToken": self.token() if token is OWN else token}
+        return self.client.post(
+            url, data=data, content_type="application/octet-stream", headers=headers, **kwargs
+        )
+
+
+def _offline_envelope(app, inst):
+    """An officer's browser back online, with a record it sealed while the node was away."""
+    client = _EnvelopeClient(sign_in(CsrfClient(app), "officer"))
+    questionnaire = load_questionnaire(QUESTIONNAIRE)
+    sealed = envelope.seal_record(
+        screening_record({"danger_now": "no"}, device=inst.device_id()),
+        inst.recipient_keys(),
+        kind="screening",
+        device=inst.device_id(),
+        questionnaire=f"{questionnaire.id}@{questionnaire.version}",
+    )
+    return client, sealed.data, None
+
+
 def _coordinator(app, inst):
     """A coordinator signed in, key unlocked (the form of /unlock unlocks it)."""
     client = sign_in(CsrfClient(app), "coordinator")
@@ -115,6 +143,7 @@ PREPARE = {
     f"{SCREENING}/discard": _with_draft(dict),
     f"{SCREENING}/hand-over": _with_draft(dict),
     f"{SCREENING}/take-back": _handed_over,
+    "/offline/envelopes": _offline_envelope,
     # The workspace: each accepted form writes to the audit log, if nothing else.
     "/unlock": _coordinator,
     f"{CASE}/status": _unlocked(lambda _inst: {"status": "referred"}),
@@ -191,7 +220,7 @@ def test_every_post_refuses_a_missing_or_wrong_token_and_changes_nothing(node):
         assert accepted.status_code < 400, (rule, accepted.status_code)
         assert _state(client, inst) != before, f"{rule}: the form changes nothing even when valid"
         checked += 1
-    assert checked == {"field": 8, "hub": 2, "workspace": 8}[inst.role]
+    assert checked == {"field": 9, "hub": 2, "workspace": 8}[inst.role]
 
 
 def test_a_token_in_the_header_is_checked_too(node):

@@ -31,6 +31,27 @@ FIELD = {
     ("/lock", "POST"):                   (303,    303,     303,    303,    303),
     ("/static/<path:filename>", "GET"):  (200,    200,     200,    200,    200),
     ("/static/<path:filename>", "POST"): (405,    405,     405,    405,    405),
+    # The installable app's shell: the same for everyone and holding nothing of
+    # anyone's, so a browser may fetch it without a session (the service worker
+    # pre-caches it without cookies).
+    ("/manifest.webmanifest", "GET"):    (200,    200,     200,    200,    200),
+    ("/manifest.webmanifest", "POST"):   (405,    405,     405,    405,    405),
+    ("/sw.js", "GET"):                   (200,    200,     200,    200,    200),
+    ("/sw.js", "POST"):                  (405,    405,     405,    405,    405),
+    ("/offline", "GET"):                 (200,    200,     200,    200,    200),
+    ("/offline", "POST"):                (405,    405,     405,    405,    405),
+    # The offline interview's page: the same shell for everyone (the service
+    # worker keeps it); what it needs of a session it asks /offline/config for.
+    ("/offline/app", "GET"):             (200,    200,     200,    200,    200),
+    ("/offline/app", "POST"):            (405,    405,     405,    405,    405),
+    # The browser's offline queue (intake/field/offline_api.py): only those who
+    # screen learn what to seal to, and send what they sealed. The matrix's POST
+    # is a form, not an envelope: a screener gets past the role check, and the
+    # body is refused on its own terms (400).
+    ("/offline/config", "GET"):          (SIGNIN, 200,     200,    403,    403),
+    ("/offline/config", "POST"):         (405,    405,     405,    405,    405),
+    ("/offline/envelopes", "GET"):       (405,    405,     405,    405,    405),
+    ("/offline/envelopes", "POST"):      (SIGNIN, 400,     400,    403,    403),
     ("/", "GET"):                        (SIGNIN, 200,     200,    200,    200),
     ("/", "POST"):                       (405,    405,     405,    405,    405),
     ("/screening/start", "GET"):         (405,    405,     405,    405,    405),

@@ -132,4 +132,4 @@ def test_field_node_over_tls_says_what_its_fingerprint_is_for(tmp_path, field_in
         server.stop()
     assert "Certificate fingerprint:" in output
     assert "intake enroll" not in output
-    assert "tablets: trust this certificate" in output
+    assert "tablets: trust this node once" in output

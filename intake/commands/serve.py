@@ -25,10 +25,20 @@ from intake.commands.common import fail, instance_option, load_instance
 @click.option("--port", default=5000, show_default=True, type=int, help="Port (0: a free one).")
 @click.option("--threads", default=4, show_default=True, type=int, help="Worker threads.")
 @click.option("--tls", is_flag=True, help="Serve HTTPS with this instance's own certificate.")
-def serve_command(instance_dir, host, port, threads, tls) -> None:
+@click.option(
+    "--tls-name",
+    "tls_names",
+    multiple=True,
+    metavar="NAME",
+    help="Another name or address tablets use for this node, put in a new certificate"
+    " (--host's address is put in already; repeat for more).",
+)
+def serve_command(instance_dir, host, port, threads, tls, tls_names) -> None:
     """Serve this instance's web app (a field node also syncs with its hub in the background)."""
     from intake import create_app
 
+    if tls_names and not tls:
+        fail("--tls-name names the addresses of a certificate: it goes with --tls")
     inst = load_instance(instance_dir)
     config = {"INSTANCE_PATH": str(inst.path), "SESSION_COOKIE_SECURE": tls}
     try:
@@ -40,7 +50,7 @@ def serve_command(instance_dir, host, port, threads, tls) -> None:
 
         start_background_sync(inst)
     if tls:
-        _serve_tls(app, inst, host, port, threads)
+        _serve_tls(app, inst, host, port, threads, [host, *tls_names])
     else:
         _serve_plain(app, inst, host, port, threads)
 
@@ -63,12 +73,12 @@ def _serve_plain(app, inst, host, port, threads) -> None:
     server.run()
 
 
-def _serve_tls(app, inst, host, port, threads) -> None:
+def _serve_tls(app, inst, host, port, threads, names) -> None:
     from intake import crypto
     from intake.commands import serving
-    from intake.tls import certificate_fingerprint, ensure_certificate
+    from intake.tls import certificate_fingerprint, ensure_certificate, node_names
 
-    cert, key, new = ensure_certificate(inst.path)
+    cert, key, new = ensure_certificate(inst.path, node_names(names))
     fingerprint = certificate_fingerprint(cert)
     # waitress listens only on a socket in a folder of this user's own; the
     # front is the one way in, so every request on it came over TLS.
@@ -93,10 +103,39 @@ def _serve_tls(app, inst, host, port, threads) -> None:
         click.echo(f"{'Created' if new else 'Using'} the TLS certificate {cert}")
         click.echo(f"Certificate fingerprint: {crypto.format_fingerprint(fingerprint)}")
         click.echo(_fingerprint_hint(inst.role, fingerprint))
+        for line in _browser_hints(inst, cert, names):
+            click.echo(line)
         click.echo(f"Serving the {inst.role} app of {inst.path} on https://{host}:{bound}/")
         server.run()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _browser_hints(inst, cert: Path, names: list[str]) -> list[str]:
+    """What a browser needs to trust this node: its authority, at a name the certificate holds."""
+    from intake import crypto
+    from intake.tls import authority_path, certificate_fingerprint, names_missing, served_names
+
+    authority = authority_path(inst.path)
+    if not authority.exists():
+        return [
+            "  This certificate was made by an earlier release: browsers on tablets cannot"
+            " install it. To make one they can, stop, move the tls folder aside and serve"
+            " again (the fingerprint changes: docs/administrator.md, section 2)."
+        ]
+    lines = [
+        f"Browsers trust this node once its authority is installed: {authority}",
+        f"  authority fingerprint: {crypto.format_fingerprint(certificate_fingerprint(authority))}",
+        f"  open this node at one of: {', '.join(served_names(cert))}",
+    ]
+    missing = names_missing(cert, names)
+    if missing:
+        lines.append(
+            f"  Warning: the certificate does not name {', '.join(missing)}: browsers refuse"
+            " it there. To add it: stop, move the tls folder aside, serve again with"
+            " --tls-name (the fingerprint changes: docs/administrator.md, section 2)."
+        )
+    return lines
 
 
 def _fingerprint_hint(role: str, fingerprint: str) -> str:
@@ -109,6 +148,6 @@ def _fingerprint_hint(role: str, fingerprint: str) -> str:
             " (docs/coordinator.md, section 3)"
         )
     return (
-        "  tablets: trust this certificate once and compare its fingerprint"
-        " (docs/administrator.md, section 2)"
+        "  tablets: trust this node once: install its authority and compare that"
+        " fingerprint (docs/administrator.md, section 2)"
     )

@@ -18,6 +18,32 @@ def add_to_outbox(db: sqlite_utils.Database, sealed: SealedRecord) -> bool:
     return True
 
 
+STORED, HELD, CONFLICT = "stored", "held", "conflict"
+
+
+def take_envelope(db: sqlite_utils.Database, sealed: SealedRecord, user_id: str) -> str:
+    """Keep an envelope sealed in the browser; end the user's draft of the same id, if any.
+
+    Returns STORED, HELD (these very bytes are kept already) or CONFLICT
+    (another envelope, or another user's open interview, holds the id), in
+    one transaction, so two tabs sending the same envelope at once store it once.
+    """
+    with db.atomic():
+        row = db.execute("SELECT envelope FROM outbox WHERE id = ?", [sealed.record_id]).fetchone()
+        if row is not None:
+            return HELD if row[0] == sealed.data else CONFLICT
+        owner = db.execute("SELECT user_id FROM drafts WHERE id = ?", [sealed.record_id]).fetchone()
+        if owner is not None and owner[0] != user_id:
+            return CONFLICT
+        # An interview begun on the node and finished in the browser: its draft ends here,
+        # or finishing it on the node as well would seal a second record under the same id.
+        dropped = db.execute("DELETE FROM drafts WHERE id = ?", [sealed.record_id]).rowcount
+        _insert_outbox(db, sealed)
+    if dropped:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as drafts.checkpoint: no old draft kept
+    return STORED
+
+
 def _insert_outbox(db: sqlite_utils.Database, sealed: SealedRecord) -> None:
     db["outbox"].insert(
         {

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from intake.canonical import MAX_SAFE_INTEGER
+
 from .conditions import is_answered
 from .messages import N_, Message
 
@@ -90,13 +92,20 @@ def _clean_number(question: Question, raw, today):
             raise ValueError
     except (TypeError, ValueError):
         return None, Message(MESSAGES["integer" if question.integer else "number"])
-    if not math.isfinite(value):
+    # A whole number too large for a float is still a number: its bounds refuse it.
+    if isinstance(value, float) and not math.isfinite(value):
         return None, Message(MESSAGES["number"])
     value = int(value) if question.integer else value
-    if question.min is not None and value < question.min:
-        return None, Message(MESSAGES["too_small"], min=question.min)
-    if question.max is not None and value > question.max:
-        return None, Message(MESSAGES["too_large"], max=question.max)
+    low, high = question.min, question.max
+    if question.integer:
+        # Without bounds of its own, a whole number stays one the sealed record
+        # can hold exactly (canonical JSON's integers, JavaScript's numbers).
+        low = -MAX_SAFE_INTEGER if low is None else low
+        high = MAX_SAFE_INTEGER if high is None else high
+    if low is not None and value < low:
+        return None, Message(MESSAGES["too_small"], min=low)
+    if high is not None and value > high:
+        return None, Message(MESSAGES["too_large"], max=high)
     return value, None
 
 

@@ -2,20 +2,25 @@
 
 Chromium trusts exactly that certificate and nothing else: it is launched
 with `--ignore-certificate-errors-spki-list` naming the SHA-256 of the
-certificate's public key (Playwright cannot import a CA into Chromium),
-and `ignore_https_errors` stays off.
+certificate's public key, and `ignore_https_errors` stays off. One test
+(and the offline interview over TLS) trusts the node as a tablet does
+instead: the node's authority, tls/ca.pem, in the browser's own store.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import shutil
+import subprocess
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from intake import instance
+from intake.questionnaire import load_questionnaire
 from tests.browser import (
     LiveServer,
     assert_accessible,
@@ -23,7 +28,9 @@ from tests.browser import (
     check,
     watch_page,
 )
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env, skip_or_fail
+from tests.browser.test_profile import finish_screening, start_screening
+from tests.browser.test_screening import open_records
 from tests.conftest import run_intake
 from tests.hubs import batch_bytes, enrol_field, post_batch, sealed_records
 
@@ -119,3 +126,97 @@ def test_another_certificate_is_not_trusted(browser, tls_node):
     with pytest.raises(Exception, match="ERR_CERT"):
         page.goto(server.page_url("signin"))
     context.close()
+
+
+def trusting_env(tmp_path, authority) -> dict:
+    """A HOME whose NSS store trusts `authority`, as a tablet that installed it.
+
+    Chromium on Linux reads the user's authorities from ~/.pki/nssdb; certutil
+    (Debian's libnss3-tools, installed by scripts/install-browser-deps) writes it.
+    """
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        skip_or_fail(
+            "certutil is missing (Debian: libnss3-tools; see scripts/install-browser-deps)"
+        )
+    env = browser_env()
+    home = tmp_path / "tablet-home"
+    store = home / ".pki" / "nssdb"
+    store.mkdir(parents=True)
+    check(
+        subprocess.run(
+            [certutil, "-d", f"sql:{store}", "-N", "--empty-password"], capture_output=True
+        )
+    )
+    add = [
+        certutil,
+        "-d",
+        f"sql:{store}",
+        "-A",
+        "-t",
+        "C,,",
+        "-n",
+        "Intake node",
+        "-i",
+        str(authority),
+    ]
+    check(subprocess.run(add, capture_output=True))
+    return {**env, "HOME": str(home)}
+
+
+def test_a_browser_that_installed_the_node_s_authority_trusts_it(browser, tls_node, tmp_path):
+    """No pin, no flag: the node's tls/ca.pem in the browser's own store, as on a tablet.
+
+    The service worker is the proof that matters: a browser registers it only
+    from a site whose certificate it trusts, and without it there is no
+    offline app.
+    """
+    role, server = tls_node
+    env = trusting_env(tmp_path, server.instance / "tls" / "ca.pem")
+    # A name that leads to the node but that its certificate does not hold.
+    args = [*CHROMIUM_ARGS, "--host-resolver-rules=MAP elsewhere.test 127.0.0.1"]
+    tablet = browser.browser_type.launch(executable_path=CHROMIUM, args=args, env=env)
+    try:
+        context = tablet.new_context(ignore_https_errors=False, **VIEWPORTS["phone"])
+        page = context.new_page()
+        seen = watch_page(page)
+        assert page.goto(server.page_url("signin")).ok
+        server.sign_in(page, "admin" if role == "hub" else "officer")
+        if role == "field":
+            registered = page.evaluate("navigator.serviceWorker.ready.then(r => Boolean(r.active))")
+            assert registered
+        # The same node under another name: refused, the authority vouches for its names only.
+        with pytest.raises(Exception, match="ERR_CERT_COMMON_NAME_INVALID"):
+            page.goto(server.url.replace("127.0.0.1", "elsewhere.test") + "signin")
+        seen.clear()
+        context.close()
+    finally:
+        tablet.close()
+
+
+@pytest.mark.parametrize("tls_node", ["field"], indirect=True)
+def test_the_pages_work_without_javascript(browser, tls_node, coordinator_keys, tmp_path):
+    """The node's own pages need no script: a whole screening, sealed, with JavaScript off.
+
+    Over TLS with CSRF on and the node's authority trusted, as deployed; the
+    service worker, the offline app and the idle lock are then simply absent.
+    """
+    _role, server = tls_node
+    env = trusting_env(tmp_path, server.instance / "tls" / "ca.pem")
+    tablet = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+    try:
+        context = tablet.new_context(java_script_enabled=False, **VIEWPORTS["tablet"])
+        page = context.new_page()
+        server.sign_in(page)
+        start_screening(page, server, "screening-short")
+        finish_screening(page, load_questionnaire("screening-short"), "typed without scripts")
+        reference = page.inner_text(".reference strong")
+        # The control: no page script ran, so no service worker was registered.
+        registrations = "navigator.serviceWorker.getRegistrations().then(r => r.length)"
+        assert page.evaluate(registrations) == 0
+        context.close()
+    finally:
+        tablet.close()
+    records = open_records(server, coordinator_keys, tmp_path)
+    assert [r["reference"] for r in records] == [reference]
+    assert "typed without scripts" in json.dumps(records[0]["answers"])

@@ -1,0 +1,685 @@
+// The offline interview: a screening that goes on in the browser while the
+// field node cannot be reached, then a sealed envelope queued until it can.
+//
+// Rendered into templates/field/offline_app.html, whose JSON block gives the
+// URLs. The questionnaire, its conditions and the assessment are the node's
+// own (questionnaires.json, evaluated by questionnaire.js and assessment.js),
+// and its answers are cleaned as the node cleans them (answers.js).
+// Drafts and the node's configuration are kept encrypted (store.js); a
+// finished record is sealed to the coordinators (envelope.js) and cannot be
+// read here again.
+//
+// Languages, as on the node's screens (templates/field/_question.html): the
+// officer reads the app in the page's language; the officer picks the
+// person's language when starting, and the person's words are shown large
+// (lang and dir of their language), the officer's beneath when they differ.
+// Help, actions and the assessment are the officer's alone. Both languages'
+// texts come from build/texts-<lang>.json (texts.js), never from English
+// when the language has a catalog.
+
+import { cleanAnswer } from "./answers.js";
+import { messageText, plainAssessment } from "./assessment.js";
+import { sealRecord } from "./envelope.js";
+import {
+  assessAnswers,
+  checkDefinition,
+  effectiveAnswers,
+  evaluate,
+  indicatorsFromAnswers,
+  isAnswered,
+  isChild,
+  urgentFlags,
+  visibleQuestions,
+  visibleSections,
+} from "./questionnaire.js";
+import * as store from "./store.js";
+import { countryChoices, has, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
+
+const SETTINGS = readJSON("offline-settings");
+const root = document.getElementById("offline-app");
+const queueLine = document.getElementById("offline-queue");
+const alertLine = document.getElementById("offline-alert");
+const RETRY_MS = 30_000;
+const DEFAULT_FORM = "screening-short"; // chosen already, as on the start page
+
+// In page memory only: gone on reload, on lock, when the tab closes.
+// `officer` and `respondent` are the Texts of the two languages (texts.js).
+const state = {
+  key: null,
+  config: null,
+  definition: null,
+  sending: false,
+  token: null,
+  officer: null,
+  respondent: null,
+};
+
+function readJSON(id) {
+  return JSON.parse(document.getElementById(id).textContent);
+}
+
+/** An interface string in the officer's language, its %(name)s values filled in. */
+function t(name, params = {}) {
+  return state.officer.t(name, params);
+}
+
+/** A text of the definition in the officer's language (the node's `tq`). */
+function tq(text) {
+  return state.officer.gettext(text);
+}
+
+/**
+ * A text of the definition for the person: in their language, large, and in
+ * the officer's beneath it when the two differ (the node's `both`).
+ */
+function both(text, id = null) {
+  const { officer, respondent } = state;
+  const theirs = el("span", { class: "resp", id, ...respondent.attributes }, respondent.gettext(text));
+  if (respondent.locale === officer.locale) return [theirs];
+  return [theirs, el("span", { class: "off", ...officer.attributes }, officer.gettext(text))];
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function show(...children) {
+  root.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+  const heading = root.querySelector("h2");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+}
+
+/**
+ * Say something on the alert line: an error (red) by default; `info` for what
+ * is normal offline (the node out of reach), so that it does not read as a fault.
+ */
+function say(text, { info = false, link = null } = {}) {
+  alertLine.replaceChildren(...[text || "", link && " ", link].filter(Boolean));
+  alertLine.hidden = !text;
+  alertLine.className = info ? "flash info" : "flash error";
+}
+
+/** A link to sign in that comes back to this page, where the queue is sent from. */
+function signInLink() {
+  return el("a", { href: SETTINGS.signin }, t("signin"));
+}
+
+// -- Start: the definition, the node's configuration, the password --
+
+async function boot() {
+  const reading = Promise.all([fetchDefinition(), fetchConfig()]);
+  reading.catch(() => {}); // said when awaited below
+  // The officer's words first: every screen, the queue's line included, is in them.
+  state.officer = await loadTexts(SETTINGS.texts, SETTINGS.locale);
+  window.addEventListener("online", () => sendQueue());
+  setInterval(() => sendQueue(), RETRY_MS);
+  await renderQueue();
+  askPersistence();
+  if (!globalThis.crypto?.subtle) return show(el("p", {}, t("no_webcrypto")));
+  const [definition, config] = await reading;
+  state.definition = definition;
+  sendQueue();
+  showUnlock(config);
+}
+
+async function fetchDefinition() {
+  const response = await fetch(SETTINGS.definition);
+  if (!response.ok) throw new Error(`questionnaires.json: ${response.status}`);
+  return checkDefinition(await response.json());
+}
+
+/** The node's configuration for this officer, or null offline or signed out. */
+async function fetchConfig() {
+  try {
+    const response = await fetch(SETTINGS.config, { credentials: "same-origin", redirect: "manual" });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null; // the node cannot be reached
+  }
+}
+
+async function showUnlock(config) {
+  const keyring = await store.storedKeyring();
+  if (!config && !keyring) {
+    return show(el("p", {}, t("need_signin")), el("a", { class: "button", href: SETTINGS.signin }, t("signin")));
+  }
+  const password = el("input", { type: "password", id: "offline-password", autocomplete: "current-password", required: true });
+  const form = el(
+    "form",
+    { class: "card stack", id: "offline-unlock" },
+    el("h2", {}, t("unlock_title")),
+    el("p", {}, t("unlock_intro")),
+    el("label", { for: "offline-password" }, t("password")),
+    password,
+    el("button", { type: "submit", class: "button primary" }, t("unlock")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    form.querySelector("button").disabled = true;
+    try {
+      await unlock(password.value, config, keyring);
+      password.value = "";
+      say("");
+      showHome();
+    } catch (e) {
+      if (!(e instanceof store.WrongPasswordError)) throw e;
+      say(t("wrong_password"));
+      form.querySelector("button").disabled = false;
+    }
+  });
+  root.dataset.state = "locked";
+  show(form);
+}
+
+async function unlock(password, config, keyring) {
+  if (!config) {
+    ({ key: state.key, config: state.config } = await store.unlockKeyring(password));
+    return;
+  }
+  const salt = fromBase64(config.salt);
+  const same = keyring && sameBytes(keyring.salt, salt) && keyring.iterations === SETTINGS.iterations;
+  if (same) {
+    state.key = (await store.unlockKeyring(password)).key;
+    await store.updateConfig(state.key, config);
+  } else {
+    state.key = await store.setUpKeyring(password, salt, SETTINGS.iterations, config);
+  }
+  state.config = config;
+}
+
+// -- Home: interviews in progress, a new one --
+
+async function showHome() {
+  root.dataset.state = "home";
+  const drafts = await store.loadDrafts(state.key);
+  const forms = questionnaireIds();
+  const start = el(
+    "form",
+    { class: "card stack", id: "offline-start" },
+    el("h2", {}, t("start_title")),
+    el(
+      "fieldset",
+      { class: "choices" },
+      el("legend", {}, t("form")),
+      forms.map((id) =>
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "questionnaire", value: id, checked: id === DEFAULT_FORM }), " ", formName(id)),
+      ),
+    ),
+    el("label", { for: "offline-language" }, t("respondent_language")),
+    el("select", { id: "offline-language", name: "respondent_language", required: true },
+      languages().map(([code, name]) => el("option", { value: code, lang: tagOf(code) }, name))),
+    el("button", { type: "submit", class: "button primary" }, t("start")),
+  );
+  start.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const data = new FormData(start);
+    const button = start.querySelector("button[type=submit]");
+    button.disabled = true;
+    startInterview(data.get("questionnaire"), data.get("respondent_language")).catch((e) => failed(e, button));
+  });
+  const list = drafts.length
+    ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
+        el("li", {}, `${reference(d.id)} · ${d.started} · `,
+          el("span", { lang: tagOf(d.languages.respondent) }, nameOfLanguage(d.languages.respondent)), " ",
+          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume"))),
+      )))
+    : null;
+  show(start, list);
+}
+
+/** A form's name as the start page gives it, else its title. */
+function formName(id) {
+  const named = `form_${id}`;
+  return t(named) !== named ? t(named) : tq(state.definition.questionnaires[id].title);
+}
+
+function questionnaireIds() {
+  const known = Object.keys(state.definition.questionnaires);
+  const offered = (state.config.questionnaires || []).map((q) => (typeof q === "string" ? q : q.id));
+  const both = offered.filter((id) => known.includes(id));
+  return both.length ? both : known;
+}
+
+/**
+ * [code, name] of the languages an interview can be held in: the node's
+ * (config.languages), of those this release has texts for; each named in
+ * itself by the browser, as the node names them (i18n.language_names).
+ */
+function languages() {
+  const shipped = Object.keys(SETTINGS.texts);
+  const offered = (state.config.languages || shipped).map((entry) =>
+    Array.isArray(entry) ? entry : typeof entry === "string" ? [entry, entry] : [entry.code, entry.name],
+  );
+  return offered
+    .filter(([code]) => shipped.includes(code))
+    .map(([code, name]) => [code, languageName(code) || name]);
+}
+
+/** A language's name in itself (the node's config names it too, should the browser not). */
+function nameOfLanguage(code) {
+  const known = (state.config.languages || []).find((entry) => Array.isArray(entry) && entry[0] === code);
+  return languageName(code) || (known ? known[1] : code);
+}
+
+/** Read the texts of the draft's person's language; the officer's if this release has none. */
+async function useLanguagesOf(draft) {
+  const code = draft.languages.respondent;
+  state.respondent = has(SETTINGS.texts, code) ? await loadTexts(SETTINGS.texts, code) : state.officer;
+}
+
+/** Say what went wrong (the person's texts could not be read, say) and let the officer try again. */
+function failed(error, button) {
+  say(`${t("error")}: ${error.message}`);
+  button.disabled = false;
+}
+
+async function resumeInterview(draft) {
+  await useLanguagesOf(draft);
+  showSection(draft, draft.section);
+}
+
+async function startInterview(questionnaireId, respondentLanguage) {
+  const questionnaire = state.definition.questionnaires[questionnaireId];
+  const draft = {
+    id: crypto.randomUUID(),
+    questionnaire: questionnaire.id,
+    version: questionnaire.version,
+    languages: { respondent: respondentLanguage, officer: SETTINGS.locale },
+    started: utcNow(),
+    answers: {},
+    section: null,
+  };
+  await useLanguagesOf(draft);
+  await store.saveDraft(state.key, draft);
+  showSection(draft, visibleSections(questionnaire, {})[0].id);
+}
+
+// -- A screen of the interview --
+
+function questionnaireOf(draft) {
+  return state.definition.questionnaires[draft.questionnaire];
+}
+
+function showSection(draft, sectionId) {
+  const questionnaire = questionnaireOf(draft);
+  const shown = visibleSections(questionnaire, draft.answers);
+  const section = shown.find((s) => s.id === sectionId) || shown[0];
+  const at = shown.indexOf(section);
+  root.dataset.state = "section";
+  root.dataset.section = section.id;
+  const urgent = urgentFlags(questionnaire, draft.answers, state.definition.catalogue).length;
+  // As templates/field/section.html: the urgent notice, the title and intro in
+  // both languages, the officer's help, then the questions.
+  const heading = [
+    urgent ? el("p", { class: "flash urgent", role: "alert" }, t("urgent")) : null,
+    el("h2", {}, both(section.title)),
+    el("p", { class: "note" }, t("step", { step: at + 1 })),
+    section.intro ? el("p", { class: "intro" }, both(section.intro)) : null,
+    section.help ? el("p", { class: "help officer-help" }, tq(section.help)) : null,
+  ];
+  const form = el(
+    "form",
+    // No autofill history: the browser would keep typed answers in its profile, in the clear.
+    { class: "interview", id: "offline-section", novalidate: true, autocomplete: "off" },
+    section.questions.map((q) => questionField(q, draft.answers[q.id])),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "submit", class: "button primary", name: "action", value: "next" }, t("next")),
+      el("button", { type: "button", class: "button", id: "offline-back" }, t("back")),
+    ),
+  );
+  const others = otherAnswers(questionnaire, section, draft.answers);
+  const refresh = () => {
+    const current = { ...others, ...readSection(questionnaire, section, form, others).clean };
+    showOnly(questionnaire, section, form, current);
+    showActions(section, form, current);
+  };
+  form.addEventListener("change", refresh);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    leaveSection(draft, section, form, +1);
+  });
+  form.querySelector("#offline-back").addEventListener("click", () => leaveSection(draft, section, form, -1));
+  show(heading, form);
+  refresh();
+}
+
+function otherAnswers(questionnaire, section, answers) {
+  const own = new Set(section.questions.map((q) => q.id));
+  const kept = effectiveAnswers(questionnaire, answers);
+  return Object.fromEntries(Object.entries(kept).filter(([id]) => !own.has(id)));
+}
+
+function showOnly(questionnaire, section, form, context) {
+  const shown = new Set(visibleQuestions(questionnaire, section, context).map((q) => q.id));
+  for (const question of section.questions) {
+    form.querySelector(`#q-${CSS.escape(question.id)}`).hidden = !shown.has(question.id);
+  }
+}
+
+/** Show the officer's action under each answer that calls for it, as it is given. */
+function showActions(section, form, answers) {
+  for (const question of section.questions) {
+    const action = question.action && form.querySelector(`#action-${CSS.escape(question.id)}`);
+    if (action) action.hidden = !actionDue(question, answers[question.id]);
+  }
+}
+
+/**
+ * One question, as templates/field/_question.html shows it to the officer:
+ * the person's words (and the officer's beneath), or, for what the officer
+ * records, the officer's alone; help and the action due in the officer's.
+ */
+function questionField(question, answer) {
+  const id = `f-${question.id}`;
+  const mine = question.audience === "officer";
+  const help = question.help ? el("p", { class: "help", id: `${id}-help` }, tq(question.help)) : null;
+  const error = el("p", { class: "error", id: `${id}-error`, hidden: true });
+  const described = [help && `${id}-help`, `${id}-error`].filter(Boolean).join(" ");
+  const title = mine
+    ? [el("span", { class: "badge" }, t("you_record")), " ", tq(question.text)]
+    : both(question.text, `text-${question.id}`);
+  const required = question.required ? el("span", { class: "req" }, t("required_mark")) : null;
+  // Kept in the screen, shown as soon as an answer calls for it (showActions).
+  const action = question.action
+    ? el("p", { class: "flash urgent officer-action", role: "alert", id: `action-${question.id}`, hidden: !actionDue(question, answer) }, tq(question.action))
+    : null;
+  const choices = ["yes_no_unknown", "single_choice", "multiple_choice"].includes(question.type);
+  const row = question.type === "yes_no_unknown" || (question.type === "single_choice" && question.choices.length <= 3);
+  const classes = ["question", choices && row && "compact", mine && "officer-only"].filter(Boolean).join(" ");
+  const wrap = (...control) => el("div", { class: classes, id: `q-${question.id}` }, ...control, action);
+  if (choices) {
+    const type = question.type === "multiple_choice" ? "checkbox" : "radio";
+    const chosen = Array.isArray(answer) ? answer : [answer];
+    return wrap(el("fieldset", { class: "choices", "aria-describedby": described },
+      el("legend", {}, required, title), help, error,
+      el("div", { class: row ? "options row" : "options" }, question.choices.map((c) => el("label", { class: "choice" },
+        el("input", { type, name: question.id, value: c.id, checked: chosen.includes(c.id), autocomplete: "off" }), " ",
+        el("span", {}, mine ? tq(c.text) : both(c.text))))),
+    ));
+  }
+  const common = { id, name: question.id, "aria-describedby": described, autocomplete: "off" };
+  let control;
+  if (question.type === "long_text") {
+    control = el("textarea", { ...common, rows: 4 });
+    control.value = answer ?? "";
+  } else if (question.type === "country" || question.type === "language") {
+    const named = question.type === "country"
+      ? countryChoices(state.officer.locale, state.respondent.locale)
+      : languageChoices(state.officer.locale, state.respondent.locale, Object.keys(SETTINGS.texts).map(tagOf));
+    control = el("select", common, el("option", { value: "" }, t("choose")),
+      named.map(([code, name]) => el("option", { value: code, selected: code === answer }, name)));
+  } else {
+    const type = { number: "number", date: "date" }[question.type] || "text";
+    control = el("input", { ...common, type, step: question.type === "number" && !question.integer ? "any" : null });
+    control.value = answer ?? "";
+  }
+  return wrap(el("label", { for: id }, title, required && " ", required), help, error, control);
+}
+
+/** Whether the saved answer calls for the officer's action (Question.action_due). */
+function actionDue(question, answer) {
+  if (!question.action || answer === null || answer === undefined) return false;
+  const chosen = Array.isArray(answer) ? answer : [answer];
+  return chosen.some((value) => question.action_when.includes(String(value)));
+}
+
+/** Read and clean the shown questions of a section, as Questionnaire.validate_answers does. */
+function readSection(questionnaire, section, form, others) {
+  const data = new FormData(form);
+  const clean = {};
+  const errors = {};
+  for (const question of section.questions) {
+    if (!evaluate(question.show_if, { ...others, ...clean }, questionnaire.conditions)) continue;
+    const raw = question.type === "multiple_choice" ? data.getAll(question.id) : data.get(question.id);
+    const [value, error] = cleanAnswer(question, raw);
+    if (error) errors[question.id] = error;
+    else if (value !== null) clean[question.id] = value;
+  }
+  return { clean, errors };
+}
+
+async function leaveSection(draft, section, form, direction) {
+  const questionnaire = questionnaireOf(draft);
+  const { clean, errors } = readSection(questionnaire, section, form, otherAnswers(questionnaire, section, draft.answers));
+  for (const question of section.questions) {
+    const message = errors[question.id];
+    const box = form.querySelector(`#f-${CSS.escape(question.id)}-error`);
+    box.textContent = message ? t(message.name, message.params) : "";
+    box.hidden = !message;
+    form.querySelector(`#q-${CSS.escape(question.id)}`).classList.toggle("has-error", Boolean(message));
+  }
+  if (direction > 0 && Object.keys(errors).length) {
+    return form.querySelector(".has-error input, .has-error select, .has-error textarea")?.focus();
+  }
+  // Back keeps what is valid: nothing typed is lost, nothing wrong is kept.
+  for (const question of section.questions) delete draft.answers[question.id];
+  Object.assign(draft.answers, clean);
+  const shown = visibleSections(questionnaire, draft.answers).map((s) => s.id);
+  const next = shown[shown.indexOf(section.id) + direction];
+  draft.section = next || section.id;
+  await store.saveDraft(state.key, draft);
+  if (next) return showSection(draft, next);
+  return direction > 0 ? showReview(draft) : showHome();
+}
+
+// -- Review and finish --
+
+function showReview(draft) {
+  const questionnaire = questionnaireOf(draft);
+  const assessment = assessAnswers(questionnaire, draft.answers, state.config.settings || null, state.definition.catalogue);
+  root.dataset.state = "review";
+  const finish = el("button", { type: "button", class: "button primary", id: "offline-finish" }, t("finish"));
+  finish.addEventListener("click", async () => {
+    finish.disabled = true;
+    const missing = firstIncomplete(questionnaire, draft.answers);
+    if (missing) return showSection(draft, missing);
+    await finishInterview(draft);
+  });
+  const back = el("button", { type: "button", class: "button" }, t("back"));
+  back.addEventListener("click", () => showSection(draft, draft.section));
+  const options = state.definition.catalogue.referral_options.filter((o) => assessment.referral_options.includes(o.id));
+  show(
+    el("h2", {}, t("review_title")),
+    el("section", { class: "card assessment" },
+      el("p", {}, `${t("outcome")}: `, el("strong", {}, t(`outcome_${assessment.outcome}`))),
+      el("h3", {}, t("reasons")),
+      el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r, tq)))),
+      options.length ? [el("h3", {}, t("referral_options")), el("ul", {}, options.map((o) => el("li", {}, tq(o.label))))] : null),
+    el("div", { class: "actions" }, finish, back),
+  );
+}
+
+function firstIncomplete(questionnaire, answers) {
+  for (const section of visibleSections(questionnaire, answers)) {
+    const context = effectiveAnswers(questionnaire, answers);
+    const missing = visibleQuestions(questionnaire, section, context).some((q) => q.required && !isAnswered(context[q.id]));
+    if (missing) return section.id;
+  }
+  return null;
+}
+
+/** Build the record as intake.field.interview.record_of does. */
+function recordOf(draft) {
+  const questionnaire = questionnaireOf(draft);
+  const catalogue = state.definition.catalogue;
+  const answers = effectiveAnswers(questionnaire, draft.answers);
+  const assessment = assessAnswers(questionnaire, answers, state.config.settings || null, catalogue);
+  return {
+    id: draft.id,
+    reference: reference(draft.id),
+    kind: "screening",
+    questionnaire: { id: questionnaire.id, version: questionnaire.version },
+    languages: draft.languages,
+    started: draft.started,
+    finished: utcNow(),
+    officer: username(state.config.user),
+    device: state.config.device,
+    answers,
+    indicators: indicatorsFromAnswers(questionnaire, answers),
+    child: isChild(questionnaire, answers),
+    urgent: urgentFlags(questionnaire, answers, catalogue),
+    assessment: plainAssessment(assessment),
+  };
+}
+
+async function finishInterview(draft) {
+  const record = recordOf(draft);
+  const envelope = await sealRecord(record, state.config.recipients.map(fromBase64), {
+    kind: "screening",
+    recordId: draft.id,
+    device: state.config.device,
+    questionnaire: `${record.questionnaire.id}@${record.questionnaire.version}`,
+  });
+  const item = { id: draft.id, reference: record.reference, envelope, queued: record.finished, refused: null };
+  await store.queueEnvelope(item, draft.id);
+  root.dataset.state = "finished";
+  const another = el("button", { type: "button", class: "button primary" }, t("another"));
+  another.addEventListener("click", () => showHome());
+  show(
+    el("h2", {}, t("finished_title")),
+    el("p", {}, t("finished_intro")),
+    el("p", { class: "reference" }, `${t("reference")}: `, el("strong", {}, record.reference)),
+    el("div", { class: "actions" }, another),
+  );
+  await renderQueue();
+  sendQueue();
+}
+
+// -- The queue --
+
+async function renderQueue() {
+  const items = await store.queued();
+  const count = items.length;
+  const form = new Intl.PluralRules(document.documentElement.lang || "en").select(count);
+  queueLine.textContent = count ? t(form === "one" ? "queue_one" : "queue_other", { count }) : t("queue_none");
+  queueLine.dataset.count = String(count);
+  return items;
+}
+
+/** Send every queued envelope; keep it unless the node said stored (201) or already held (200). */
+async function sendQueue() {
+  if (state.sending) return;
+  state.sending = true;
+  try {
+    for (const item of await store.queued()) {
+      const outcome = await sendOne(item);
+      if (outcome === "stop") break;
+    }
+  } finally {
+    state.sending = false;
+    await renderQueue();
+  }
+}
+
+async function sendOne(item, retried = false) {
+  const token = state.token || (state.token = await freshToken());
+  if (token === null) return "stop"; // offline, or signed out: said already
+  let response;
+  try {
+    response = await fetch(SETTINGS.envelopes, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "Content-Type": "application/octet-stream", "X-CSRFToken": token },
+      body: item.envelope,
+    });
+  } catch {
+    say(t("offline"), { info: true });
+    return "stop";
+  }
+  if (response.status === 200 || response.status === 201) {
+    await store.dequeue(item.id);
+    say("");
+    return "sent";
+  }
+  if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
+    state.token = null;
+    say(t("signin_again"), { link: signInLink() });
+    return "stop";
+  }
+  if (response.status === 400 && !retried) {
+    state.token = null; // perhaps only a stale CSRF token: once more with a fresh one
+    return sendOne(item, true);
+  }
+  // Refused for good (a bad record, another under its id, too large): kept and
+  // shown, and the rest of the queue goes on.
+  if (response.status === 400 || response.status === 409 || response.status === 413) {
+    item.refused = { status: response.status, at: utcNow() };
+    await store.markQueued(item); // kept: a refused record is never dropped silently
+    say(t("refused", { reference: item.reference, status: response.status }));
+    return "refused";
+  }
+  say(t("offline"), { info: true });
+  return "stop";
+}
+
+/** This page's CSRF token, else a fresh one from the node (the page kept offline has none). */
+async function freshToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta && !state.tokenUsed) {
+    state.tokenUsed = true;
+    return meta.content;
+  }
+  try {
+    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+    if (!response.ok) {
+      say(t("signin_again"), { link: signInLink() });
+      return null;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const token = page.querySelector('meta[name="csrf-token"]')?.content;
+    if (!token) say(t("signin_again"), { link: signInLink() });
+    return token || null;
+  } catch {
+    say(t("offline"), { info: true });
+    return null;
+  }
+}
+
+async function askPersistence() {
+  const storage = navigator.storage;
+  if (!storage?.persist) return;
+  if ((await storage.persisted()) || (await storage.persist())) return;
+  const note = el("p", { class: "flash notice", id: "offline-persist", role: "note" }, t("not_persistent"));
+  queueLine.after(note);
+}
+
+// -- Small helpers --
+
+function reference(id) {
+  const digits = id.replaceAll("-", "").slice(0, 8).toUpperCase();
+  return `${digits.slice(0, 4)}-${digits.slice(4)}`;
+}
+
+function username(user) {
+  return typeof user === "object" && user !== null ? user.username || user.name : user;
+}
+
+function utcNow() {
+  return new Date().toISOString().slice(0, 19) + "Z";
+}
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((byte, n) => byte === b[n]);
+}
+
+boot().catch((error) => {
+  say(`${state.officer ? t("error") : "Error"}: ${error.message}`);
+  throw error;
+});
