@@ -20,6 +20,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,9 +65,10 @@ def _version(name: str) -> str:
     return f"{name}@{load_questionnaire(name).version}"
 
 
-def seal(inst, recipients=None, **header) -> bytes:
+def seal(inst, recipients=None, record=None, **header) -> bytes:
     """Seal a screening record as the browser would for this node; header fields overridable."""
-    record = screening_record({"danger_now": "no"}, device=inst.device_id())
+    if record is None:
+        record = screening_record({"danger_now": "no"}, device=inst.device_id())
     options = {
         "kind": "screening",
         "device": inst.device_id(),
@@ -353,14 +355,7 @@ def test_a_body_over_the_limit_is_refused_as_too_large(node):
     limit = app.config["MAX_CONTENT_LENGTH"]
     assert limit == 1024 * 1024
     # Still a well-formed envelope: only its size is wrong.
-    record = {"words": "x" * limit}
-    big = envelope.seal_record(
-        record,
-        inst.recipient_keys(),
-        kind="screening",
-        device=inst.device_id(),
-        questionnaire=_version("screening-short"),
-    ).data
+    big = seal(inst, record={"id": str(uuid.uuid4()), "words": "x" * limit})
     before = database_dump(inst.path)
     for body in (big, b"\x00" * (limit + 1)):
         answer = post(signed_in(app), body)
@@ -617,13 +612,7 @@ def test_it_syncs_to_the_hub_and_intake_open_opens_it(
     server.start()
     try:
         record = screening_record({"danger_now": "no"}, device=inst.device_id())
-        data = envelope.seal_record(
-            record,
-            inst.recipient_keys(),
-            kind="screening",
-            device=inst.device_id(),
-            questionnaire=_version("screening-short"),
-        ).data
+        data = seal(inst, record=record)
         assert post(signed_in(app), data).status_code == 201
         enrol_field(hub, inst)
         database = db.open_database(inst.path)

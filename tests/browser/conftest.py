@@ -187,9 +187,8 @@ def coordinator_keys(tmp_path_factory) -> Path:
     return keys
 
 
-@pytest.fixture
-def live_server(tmp_path, coordinator_keys):
-    """A new field instance, sealing to `coordinator_keys`, served by `intake serve`."""
+def field_server(tmp_path, coordinator_keys) -> LiveServer:
+    """A new field instance, sealing to `coordinator_keys`, ready to serve (not started)."""
     instance = tmp_path / "field"
     pub = coordinator_keys / "coordinator.pub"
     check(run_intake("init", "--instance", instance, "--role", "field", "--to", pub))
@@ -197,7 +196,13 @@ def live_server(tmp_path, coordinator_keys):
     server_tmp = tmp_path / "server-tmp"
     server_tmp.mkdir()
     env = {"TMPDIR": str(server_tmp), "SQLITE_TMPDIR": str(server_tmp)}
-    server = LiveServer(instance, env=env)
+    return LiveServer(instance, env=env)
+
+
+@pytest.fixture
+def live_server(tmp_path, coordinator_keys):
+    """A new field instance, sealing to `coordinator_keys`, served by `intake serve`."""
+    server = field_server(tmp_path, coordinator_keys)
     try:
         server.start()
         yield server

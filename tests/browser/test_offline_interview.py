@@ -26,11 +26,11 @@ from babel.support import Translations
 
 from intake.i18n import TRANSLATIONS
 from intake.questionnaire import load_questionnaire
-from tests.browser import LiveServer, check, watch_page
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
+from tests.browser import watch_page
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env, field_server
 from tests.browser.test_https import trusting_env
+from tests.browser.test_screening import open_records
 from tests.canary import describe, holds
-from tests.conftest import PASSPHRASE, run_intake
 from tests.screening import ADULT_TRAFFICKING, value_for
 
 CANARY = "CANARY-ብሩህ-نور-41"
@@ -118,13 +118,7 @@ def worker_keeps_app(page, server) -> bool:
 @pytest.fixture
 def tls_server(tmp_path, coordinator_keys):
     """The field instance of `live_server`, served by `intake serve --tls` instead."""
-    instance = tmp_path / "field"
-    pub = coordinator_keys / "coordinator.pub"
-    check(run_intake("init", "--instance", instance, "--role", "field", "--to", pub))
-    server_tmp = tmp_path / "server-tmp"
-    server_tmp.mkdir()
-    env = {"TMPDIR": str(server_tmp), "SQLITE_TMPDIR": str(server_tmp)}
-    server = LiveServer(instance, env=env)
+    server = field_server(tmp_path, coordinator_keys)
     try:
         server.start(20, "--tls")
         yield server
@@ -230,17 +224,6 @@ def assert_no_canary_in_storage(page) -> None:
     assert not holds(dump.encode("latin-1", "replace"), CANARY)
 
 
-def open_outbox(server, coordinator_keys, tmp_path) -> list[dict]:
-    batch = tmp_path / "out.batch"
-    server.intake("outbox", "export", batch)
-    passphrase = tmp_path / "pp"
-    passphrase.write_text(PASSPHRASE)
-    key = coordinator_keys / "coordinator.key"
-    done = run_intake("open", "--key", key, "--passphrase-file", passphrase, batch)
-    check(done)
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
 def test_screening_goes_on_offline(profile_page, node, coordinator_keys, tmp_path):
     page, profile, seen = profile_page
     live_server = node
@@ -283,7 +266,7 @@ def test_screening_goes_on_offline(profile_page, node, coordinator_keys, tmp_pat
     page.wait_for_function(
         "() => document.getElementById('offline-queue').dataset.count === '0'", timeout=60_000
     )
-    records = open_outbox(live_server, coordinator_keys, tmp_path)
+    records = open_records(live_server, coordinator_keys, tmp_path)
     assert sorted(r["reference"] for r in records) == sorted([first, second])  # each once
     for record in records:
         assert record["kind"] == "screening"
