@@ -27,7 +27,9 @@
       console.warn("Intake could not install its offline shell:", error);
     });
   navigator.serviceWorker.ready.then(function (registration) {
-    registration.active.postMessage({ language: language });
+    // Not controlled though a worker is active: loaded while it was activating.
+    var claim = !navigator.serviceWorker.controller;
+    registration.active.postMessage({ language: language, claim: claim });
   });
 
   // A form posted while the node is out of reach would leave its screen for the

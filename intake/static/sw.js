@@ -37,6 +37,11 @@ self.addEventListener("activate", (event) => {
 let saving = Promise.resolve();
 
 self.addEventListener("message", (event) => {
+  // A page loaded while this worker was activating can miss the claim made on
+  // activation and stay uncontrolled; it asks, and is taken now.
+  if (event.data && event.data.claim === true) {
+    event.waitUntil(self.clients.claim());
+  }
   const chosen = event.data && event.data.language;
   if (typeof chosen !== "string" || !Object.hasOwn(SHELL.offline, chosen)) {
     return;
