@@ -135,17 +135,16 @@ def test_config_tells_the_browser_what_to_seal_to(node, coordinator_key, second_
     assert len(base64.b64decode(config["salt"], validate=True)) == 16
 
 
-def test_config_gives_the_settings_the_assessment_reads_and_no_other(node):
-    """The browser offers the national hotline and the reflection period where the node does."""
+def test_config_gives_the_settings_the_screening_reads_and_no_other(node):
+    """The browser asks about, and offers, the hotline, reflection period and NRM as the node."""
     inst, _app = node
     config_file = inst.path / instance.CONFIG_NAME
     stored = json.loads(config_file.read_text())
-    stored["settings"].update(
-        {"hotline_number": "0800 1234", "reflection_period_days": 90, "draft_hours": 24}
-    )
+    country = {"hotline_number": "0800 1234", "reflection_period_days": 90, "nrm_name": "NRM"}
+    stored["settings"].update({**country, "draft_hours": 24, "retention_hours": 5})
     config_file.write_text(json.dumps(stored))
     config = signed_in(production_app(inst.path)).get("/offline/config").get_json()
-    assert config["settings"] == {"hotline_number": "0800 1234", "reflection_period_days": 90}
+    assert config["settings"] == country
 
 
 def test_the_start_page_leads_to_the_offline_interview_and_sign_in_back_to_it(node):

@@ -85,16 +85,20 @@ def draft_salt(user_id: str) -> bytes:
     return hashlib.sha256(SALT_LABEL + node_salt).digest()[:16]
 
 
-def assessment_settings() -> dict:
-    """The instance's settings the assessment reads (its country's referral options), no other.
+def screening_settings() -> dict:
+    """The instance's settings the screening reads, no other.
 
-    The browser assesses as the node does (Questionnaire.assess with the
-    instance's settings): without them it would never offer the national
-    hotline or the reflection period where this country has them.
+    The browser asks and assesses as the node does: the questions that need
+    a setting (Questionnaire.for_settings: the reflection period, the
+    hotline, the national referral mechanism) and the country's referral
+    options (Questionnaire.assess). Without them it would never ask or offer
+    what this country has.
     """
     wanted = set(load_catalogue().option_settings.values())
+    for name in available_questionnaires():
+        wanted |= {q.requires_setting for q in load_questionnaire(name).questions}
     settings = _instance().settings
-    return {name: settings[name] for name in sorted(wanted) if name in settings}
+    return {name: settings[name] for name in sorted(wanted - {None}) if name in settings}
 
 
 @bp.get("/offline/config")
@@ -110,7 +114,7 @@ def offline_config():
         "languages": [list(pair) for pair in interview_languages()],
         "user": g.user.username,
         "salt": base64.b64encode(draft_salt(g.user.user_id)).decode("ascii"),
-        "settings": assessment_settings(),
+        "settings": screening_settings(),
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"

@@ -171,6 +171,10 @@ def answer_screen(page, questionnaire) -> None:
     shown = page.eval_on_selector_all(
         "#offline-section .question:not([hidden])", "els => els.map(e => e.id.slice(2))"
     )
+    # The test's node names no hotline (intake.json settings): the question is not asked.
+    assert "hotline_given" not in page.eval_on_selector_all(
+        "#offline-section .question", "els => els.map(e => e.id.slice(2))"
+    )
     for qid in shown:
         question = questionnaire.question(qid)
         value = value_for(question, ADULT, CANARY, False)

@@ -25,6 +25,7 @@ import {
   checkDefinition,
   effectiveAnswers,
   evaluate,
+  forSettings,
   indicatorsFromAnswers,
   isAnswered,
   isChild,
@@ -43,7 +44,9 @@ const RETRY_MS = 30_000;
 const DEFAULT_FORM = "screening-short"; // chosen already, as on the start page
 
 // In page memory only: gone on reload, on lock, when the tab closes.
-// `officer` and `respondent` are the Texts of the two languages (texts.js).
+// `officer` and `respondent` are the Texts of the two languages (texts.js);
+// `asked`, each questionnaire as asked under the node's settings; `paused`,
+// the interview to go back to once unlocked.
 const state = {
   key: null,
   config: null,
@@ -52,6 +55,10 @@ const state = {
   token: null,
   officer: null,
   respondent: null,
+  asked: new Map(),
+  paused: null,
+  screen: null,
+  idleTimer: null,
 };
 
 function readJSON(id) {
@@ -91,6 +98,7 @@ function el(tag, attributes = {}, ...children) {
 }
 
 function show(...children) {
+  state.screen = null; // what an idle lock pauses: set by the interview's screens
   root.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   const heading = root.querySelector("h2");
   if (heading) {
@@ -123,6 +131,7 @@ async function boot() {
   state.officer = await loadTexts(SETTINGS.texts, SETTINGS.locale);
   window.addEventListener("online", () => sendQueue());
   setInterval(() => sendQueue(), RETRY_MS);
+  watchIdle();
   await renderQueue();
   askPersistence();
   if (!globalThis.crypto?.subtle) return show(el("p", {}, t("no_webcrypto")));
@@ -170,7 +179,7 @@ async function showUnlock(config) {
       await unlock(password.value, config, keyring);
       password.value = "";
       say("");
-      showHome();
+      await afterUnlock();
     } catch (e) {
       if (!(e instanceof store.WrongPasswordError)) throw e;
       say(t("wrong_password"));
@@ -182,6 +191,7 @@ async function showUnlock(config) {
 }
 
 async function unlock(password, config, keyring) {
+  state.asked = new Map();
   if (!config) {
     ({ key: state.key, config: state.config } = await store.unlockKeyring(password));
     return;
@@ -195,6 +205,97 @@ async function unlock(password, config, keyring) {
     state.key = await store.setUpKeyring(password, salt, SETTINGS.iterations, config);
   }
   state.config = config;
+}
+
+/** Back to the interview paused by a lock, else home. */
+async function afterUnlock() {
+  const paused = state.paused;
+  state.paused = null;
+  if (paused) {
+    try {
+      const draft = await store.loadDraft(state.key, paused.id);
+      await useLanguagesOf(draft);
+      return showSection(draft, paused.section);
+    } catch (e) {
+      // Another officer's password opened the tablet: not theirs to go on with.
+      if (!(e instanceof store.UnreadableError)) throw e;
+    }
+  }
+  return showHome();
+}
+
+// -- Locking: by hand, or after the node's idle time without use --
+
+/**
+ * Forget the key and all it opened, and ask for the password again. The
+ * node's session on this tablet is locked too, as the node's Lock does, so
+ * that whoever picks the tablet up finds nothing open. The queue needs no
+ * key: it stays, and goes once an officer signs in.
+ */
+async function lock() {
+  root.replaceChildren(); // the screen goes at once, before anything is awaited
+  Object.assign(state, { key: null, config: null, respondent: null, asked: new Map(), screen: null });
+  say("");
+  lockNodeSession();
+  await showUnlock(null);
+}
+
+/** Keep what is valid on the screen in the draft (as Back does), then lock; unlocking comes back to it. */
+async function pause({ draft, section, form }) {
+  if (form) {
+    const { clean } = checkSection(draft, section, form);
+    keepAnswers(draft, section, clean);
+    draft.section = section.id;
+    await store.saveDraft(state.key, draft);
+  }
+  state.paused = { id: draft.id, section: draft.section };
+  await lock();
+}
+
+/**
+ * Lock after the node's idle time (the same as the node's own screens), and
+ * at once when the tablet wakes after it: a sleeping tablet's timers stop.
+ */
+function watchIdle() {
+  const limit = SETTINGS.idle_seconds * 1000;
+  if (!limit) return;
+  let lastUse = Date.now();
+  const expire = () => {
+    if (!state.key) return;
+    const paused = state.screen;
+    (paused ? pause(paused) : lock()).catch((e) => say(`${t("error")}: ${e.message}`));
+  };
+  const used = () => {
+    lastUse = Date.now();
+    clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(expire, limit);
+  };
+  for (const name of ["pointerdown", "keydown", "input", "scroll", "touchstart"]) {
+    window.addEventListener(name, used, { passive: true });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && Date.now() - lastUse >= limit) expire();
+  });
+  used();
+}
+
+/** Lock the node's session, if this tablet has one (a token to ask with); offline, it ends by itself. */
+async function lockNodeSession() {
+  state.token = null;
+  try {
+    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+    const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
+    const token = page?.querySelector('meta[name="csrf-token"]')?.content;
+    if (!token) return; // not signed in
+    await fetch(SETTINGS.lock, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      body: new URLSearchParams({ csrf_token: token }),
+    });
+  } catch {
+    // The node cannot be reached: its session ends after the same idle time.
+  }
 }
 
 // -- Home: interviews in progress, a new one --
@@ -229,12 +330,41 @@ async function showHome() {
   });
   const list = drafts.length
     ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
-        el("li", {}, `${reference(d.id)} · ${d.started} · `,
-          el("span", { lang: tagOf(d.languages.respondent) }, nameOfLanguage(d.languages.respondent)), " ",
-          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume"))),
+        el("li", {}, draftFacts(d), " ",
+          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume")), " ",
+          el("button", { type: "button", class: "button quiet", onclick: () => confirmDelete(d) }, t("delete"))),
       )))
     : null;
-  show(start, list);
+  show(start, list, lockButton());
+}
+
+/** An interview in progress, as the home list names it: reference, start (UTC), the person's language. */
+function draftFacts(draft) {
+  const code = draft.languages.respondent;
+  return [`${reference(draft.id)} · ${draft.started} · `, el("span", { lang: tagOf(code) }, nameOfLanguage(code))];
+}
+
+function lockButton() {
+  return el("div", { class: "actions" },
+    el("button", { type: "button", class: "button quiet", id: "offline-lock", onclick: () => lock() }, t("lock")));
+}
+
+/** As the node's Delete…: say what goes, for good, and let the officer keep it. */
+function confirmDelete(draft) {
+  root.dataset.state = "delete";
+  const remove = async (event) => {
+    event.target.disabled = true;
+    await store.deleteDraft(draft.id);
+    await showHome();
+  };
+  show(
+    el("h2", {}, t("delete_title")),
+    el("p", {}, t("delete_intro")),
+    el("section", { class: "card" }, el("p", {}, draftFacts(draft))),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "button danger", id: "offline-delete", onclick: (e) => remove(e).catch((x) => failed(x, e.target)) }, t("delete_confirm")),
+      el("button", { type: "button", class: "button primary", onclick: () => showHome() }, t("keep"))),
+  );
 }
 
 /** A form's name as the start page gives it, else its title. */
@@ -306,8 +436,13 @@ async function startInterview(questionnaireId, respondentLanguage) {
 
 // -- A screen of the interview --
 
+/** The draft's questionnaire as the node asks it, under its settings (Questionnaire.for_settings). */
 function questionnaireOf(draft) {
-  return state.definition.questionnaires[draft.questionnaire];
+  const id = draft.questionnaire;
+  if (!state.asked.has(id)) {
+    state.asked.set(id, forSettings(state.definition.questionnaires[id], state.config.settings || null));
+  }
+  return state.asked.get(id);
 }
 
 function showSection(draft, sectionId) {
@@ -337,6 +472,7 @@ function showSection(draft, sectionId) {
       { class: "actions" },
       el("button", { type: "submit", class: "button primary", name: "action", value: "next" }, t("next")),
       el("button", { type: "button", class: "button", id: "offline-back" }, t("back")),
+      el("button", { type: "button", class: "button quiet", id: "offline-pause" }, t("pause")),
     ),
   );
   const others = otherAnswers(questionnaire, section, draft.answers);
@@ -351,7 +487,9 @@ function showSection(draft, sectionId) {
     leaveSection(draft, section, form, +1);
   });
   form.querySelector("#offline-back").addEventListener("click", () => leaveSection(draft, section, form, -1));
+  form.querySelector("#offline-pause").addEventListener("click", () => pause({ draft, section, form }));
   show(heading, form);
+  state.screen = { draft, section, form };
   refresh();
 }
 
@@ -450,7 +588,8 @@ function readSection(questionnaire, section, form, others) {
   return { clean, errors };
 }
 
-async function leaveSection(draft, section, form, direction) {
+/** Read the screen's answers, and show what is wrong beside each question. */
+function checkSection(draft, section, form) {
   const questionnaire = questionnaireOf(draft);
   const { clean, errors } = readSection(questionnaire, section, form, otherAnswers(questionnaire, section, draft.answers));
   for (const question of section.questions) {
@@ -460,12 +599,22 @@ async function leaveSection(draft, section, form, direction) {
     box.hidden = !message;
     form.querySelector(`#q-${CSS.escape(question.id)}`).classList.toggle("has-error", Boolean(message));
   }
+  return { clean, errors };
+}
+
+/** The screen's valid answers in place of its earlier ones: nothing typed is lost, nothing wrong is kept. */
+function keepAnswers(draft, section, clean) {
+  for (const question of section.questions) delete draft.answers[question.id];
+  Object.assign(draft.answers, clean);
+}
+
+async function leaveSection(draft, section, form, direction) {
+  const questionnaire = questionnaireOf(draft);
+  const { clean, errors } = checkSection(draft, section, form);
   if (direction > 0 && Object.keys(errors).length) {
     return form.querySelector(".has-error input, .has-error select, .has-error textarea")?.focus();
   }
-  // Back keeps what is valid: nothing typed is lost, nothing wrong is kept.
-  for (const question of section.questions) delete draft.answers[question.id];
-  Object.assign(draft.answers, clean);
+  keepAnswers(draft, section, clean); // Back too keeps what is valid
   const shown = visibleSections(questionnaire, draft.answers).map((s) => s.id);
   const next = shown[shown.indexOf(section.id) + direction];
   draft.section = next || section.id;
@@ -489,6 +638,7 @@ function showReview(draft) {
   });
   const back = el("button", { type: "button", class: "button" }, t("back"));
   back.addEventListener("click", () => showSection(draft, draft.section));
+  const pauseButton = el("button", { type: "button", class: "button quiet", id: "offline-pause", onclick: () => pause({ draft }) }, t("pause"));
   const options = state.definition.catalogue.referral_options.filter((o) => assessment.referral_options.includes(o.id));
   show(
     el("h2", {}, t("review_title")),
@@ -497,8 +647,9 @@ function showReview(draft) {
       el("h3", {}, t("reasons")),
       el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r, tq)))),
       options.length ? [el("h3", {}, t("referral_options")), el("ul", {}, options.map((o) => el("li", {}, tq(o.label))))] : null),
-    el("div", { class: "actions" }, finish, back),
+    el("div", { class: "actions" }, finish, back, pauseButton),
   );
+  state.screen = { draft };
 }
 
 function firstIncomplete(questionnaire, answers) {
@@ -552,6 +703,7 @@ async function finishInterview(draft) {
     el("p", {}, t("finished_intro")),
     el("p", { class: "reference" }, `${t("reference")}: `, el("strong", {}, record.reference)),
     el("div", { class: "actions" }, another),
+    lockButton(),
   );
   await renderQueue();
   sendQueue();
