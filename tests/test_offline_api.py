@@ -637,3 +637,55 @@ def test_it_syncs_to_the_hub_and_intake_open_opens_it(
     shown = json.loads(opened.stdout)
     assert shown["record"] == record
     assert shown["header"] == envelope.parse_envelope(data).header
+
+
+# -- POST /offline/password -------------------------------------------------
+
+
+def ask(client: CsrfClient, form: dict):
+    """Ask the node about a password as the browser does: a form, the token in X-CSRFToken."""
+    return client.client.post(
+        "/offline/password", data=form, headers={"X-CSRFToken": client.token()}
+    )
+
+
+def failures(inst, name: str) -> int:
+    database = db.open_database(inst.path)
+    try:
+        return db.sign_in_failures(database, name)["failures"]
+    finally:
+        database.close()
+
+
+def test_the_node_says_whether_a_password_is_the_officers(node):
+    """Before the browser keys a tablet with a password, the node confirms it is the right one."""
+    inst, app = node
+    client = signed_in(app)
+    right = ask(client, {"password": OFFICER_PASSWORD})
+    assert (right.status_code, right.get_json()) == (200, {"matches": True})
+    assert failures(inst, "officer") == 0
+    wrong = ask(client, {"password": OFFICER_PASSWORD + " "})
+    assert (wrong.status_code, wrong.get_json()) == (200, {"matches": False})
+    assert failures(inst, "officer") == 1  # a failed sign-in, as on the sign-in page
+    for form in ({}, {"password": ""}):
+        refused = ask(client, form)
+        assert refused.status_code == 400 and "password" in refused.get_json()["error"]
+    # The officer's own password only: the ngo user's session asks about the ngo user.
+    ngo = signed_in(app, "ngo")
+    assert ask(ngo, {"password": OFFICER_PASSWORD}).get_json() == {"matches": True}
+    assert ask(ngo, {"password": "officer"}).get_json() == {"matches": False}
+
+
+def test_guessing_passwords_there_is_throttled_as_sign_in(node):
+    inst, app = node
+    client = signed_in(app)
+    # At most 8 failures (intake.accounts.LOCK_AFTER) before the name is locked; on a
+    # fast machine the throttle's waits answer 429 sooner.
+    answers = [ask(client, {"password": f"guess {n}"}) for n in range(8)]
+    statuses = [a.status_code for a in answers]
+    assert 429 in statuses, statuses
+    first = statuses.index(429)
+    assert all(a.get_json() == {"matches": False} for a in answers[:first])
+    assert "Too many failed attempts" in answers[first].get_json()["error"]
+    # The sign-in page's own count: the first three (FREE_FAILURES) are never throttled.
+    assert failures(inst, "officer") >= 3

@@ -45,6 +45,7 @@ INTERFACE = {
         "Type your password. It opens the interviews kept on this tablet, encrypted;"
         " it is never stored."
     ),
+    "name": N_("Name"),
     "password": N_("Password"),
     "unlock": N_("Unlock"),
     "wrong_password": N_("This password does not open the interviews kept on this tablet."),
@@ -137,6 +138,7 @@ def offline_app():
             "texts": texts_urls(),
             "page": url_for("field.offline_app"),
             "lock": url_for("auth.lock"),
+            "password": _path("offline/password"),
             # The node's idle time: the app locks itself after it, as the node's screens do.
             "idle_seconds": current_app.extensions["intake_keyring"].idle_seconds,
             # Back to this page once signed in: it is where the queue is sent from.

@@ -1,4 +1,4 @@
-"""The offline interview locks, by hand and when left, and an interview in progress can be deleted.
+"""The offline interview locks, is shared by officers, and deletes an interview in progress.
 
 An unattended tablet must not show an interview, offline or not: the app
 locks itself after the node's idle time (15 minutes, as the node's own
@@ -7,6 +7,11 @@ back to the screen once unlocked. A lock forgets the key (the screen is
 emptied, the password asked) and locks the node's session too, as the node's
 **Lock** does. The idle time is run on Playwright's fake clock: the real
 15 minutes, not a shortened setting.
+
+Officers share tablets at a post: each who unlocks with the node in reach
+gets their own keyring on the tablet, and offline each opens only their own
+interviews, by name and password. A password is keyed only once the node
+has confirmed it, so that a typo never locks an officer out of the tablet.
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ from tests.browser.test_offline_interview import UNLOCK_MS, start_screening, unl
 
 FIRST = "danger_now"  # the short form's first question (safety)
 IDLE = 15 * 60 * 1000  # intake.auth.IDLE_SECONDS, written out
-DRAFTS = """async () => {
+COUNT = """async (store) => {
   const db = await new Promise((ok, no) => {
     const r = indexedDB.open("intake-offline");
     r.onsuccess = () => ok(r.result);
     r.onerror = no;
   });
-  const r = db.transaction("drafts").objectStore("drafts").count();
+  const r = db.transaction(store).objectStore(store).count();
   const n = await new Promise((ok) => (r.onsuccess = () => ok(r.result)));
   db.close();
   return n;
@@ -112,20 +117,20 @@ def test_an_interview_in_progress_can_be_deleted_after_asking(tablet, live_serve
     page.click("#offline-back")  # Back from the first screen: home
     page.wait_for_selector("#offline-app[data-state=home]")
     assert page.locator("ul.drafts li").count() == 1
-    assert page.evaluate(DRAFTS) == 1
+    assert page.evaluate(COUNT, "drafts") == 1
 
     page.click("ul.drafts li button:has-text('Delete…')")
     page.wait_for_selector("#offline-app[data-state=delete]")
     assert "deleted for good" in page.inner_text("#offline-app")
     page.click("#offline-app button:has-text('Keep it')")
     page.wait_for_selector("#offline-app[data-state=home]")
-    assert page.evaluate(DRAFTS) == 1  # kept
+    assert page.evaluate(COUNT, "drafts") == 1  # kept
 
     page.click("ul.drafts li button:has-text('Delete…')")
     page.click("#offline-delete")
     page.wait_for_selector("#offline-app[data-state=home]")
     assert page.locator("ul.drafts").count() == 0
-    assert page.evaluate(DRAFTS) == 0
+    assert page.evaluate(COUNT, "drafts") == 0
 
     page.click("#offline-lock")  # Lock, from home
     locked(page)
@@ -135,3 +140,65 @@ def unlock_again(page, password: str) -> None:
     """Unlock after a lock: back to where the officer stopped, not always home."""
     page.fill("#offline-password", password)
     page.click("#offline-unlock button[type=submit]")
+
+
+def wrong_password_said(page) -> None:
+    page.wait_for_selector("#offline-alert:not([hidden])", timeout=UNLOCK_MS)
+    assert "does not open" in page.inner_text("#offline-alert")
+    assert page.get_attribute("#offline-app", "data-state") == "locked"
+
+
+def paused_with(page, answer: str) -> None:
+    start_screening(page)
+    page.check(f'input[name="{FIRST}"][value="{answer}"]')
+    page.click("#offline-pause")
+    locked(page)
+
+
+def resume_only_draft(page) -> str:
+    """Resume the one interview listed; return the answer it holds to the first question."""
+    assert page.locator("ul.drafts li").count() == 1
+    page.click("ul.drafts li button:has-text('Resume')")
+    page.wait_for_selector("#offline-app[data-state=section]")
+    return page.eval_on_selector(f'input[name="{FIRST}"]:checked', "e => e.value")
+
+
+def test_officers_share_a_tablet_each_opening_their_own(tablet, live_server):
+    page = tablet
+    amina = live_server.sign_in(page, "officer")
+    page.goto(live_server.page_url("offline/app"))
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    # A typo while preparing the tablet: the node says so, and nothing is keyed with it.
+    page.fill("#offline-password", amina.password + "x")
+    page.click("#offline-unlock button[type=submit]")
+    wrong_password_said(page)
+    assert page.evaluate(COUNT, "keyring") == 0
+    unlock(page, amina.password)
+    paused_with(page, "no")
+
+    dawit = live_server.sign_in(page, "ngo")  # the next shift, on the same tablet
+    page.goto(live_server.page_url("offline/app"))
+    unlock(page, dawit.password)
+    assert page.locator("ul.drafts").count() == 0  # Amina's interview is not his to see
+    paused_with(page, "unknown")
+    assert page.evaluate(COUNT, "keyring") == 2
+
+    page.context.set_offline(True)
+    page.reload()  # offline: two keyrings, so the name is asked too
+    page.wait_for_selector("#offline-name", timeout=UNLOCK_MS)
+    page.fill("#offline-name", dawit.name)
+    page.fill("#offline-password", amina.password)  # a name and another's password
+    page.click("#offline-unlock button[type=submit]")
+    wrong_password_said(page)
+    page.fill("#offline-name", f"  {amina.name.upper()} ")  # as the sign-in page reads names
+    page.fill("#offline-password", amina.password)
+    page.click("#offline-unlock button[type=submit]")
+    page.wait_for_selector("#offline-app[data-state=home]", timeout=UNLOCK_MS)
+    assert resume_only_draft(page) == "no"
+    page.click("#offline-pause")
+    locked(page)
+    page.fill("#offline-name", dawit.name)
+    unlock_again(page, dawit.password)
+    # Home, not the screen Amina paused on: her interview does not open with his key.
+    page.wait_for_selector("#offline-app[data-state=home]", timeout=UNLOCK_MS)
+    assert resume_only_draft(page) == "unknown"

@@ -157,17 +157,26 @@ async function fetchConfig() {
   }
 }
 
+/**
+ * The password, to open what this tablet keeps. Offline, with more than one
+ * officer's keyring here, the name too; with the node in reach, the node
+ * says whose session this is.
+ */
 async function showUnlock(config) {
-  const keyring = await store.storedKeyring();
-  if (!config && !keyring) {
+  const keyrings = await store.storedKeyrings();
+  if (!config && !keyrings.length) {
     return show(el("p", {}, t("need_signin")), el("a", { class: "button", href: SETTINGS.signin }, t("signin")));
   }
+  const name = !config && keyrings.length > 1
+    ? el("input", { type: "text", id: "offline-name", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true })
+    : null;
   const password = el("input", { type: "password", id: "offline-password", autocomplete: "current-password", required: true });
   const form = el(
     "form",
     { class: "card stack", id: "offline-unlock" },
     el("h2", {}, t("unlock_title")),
     el("p", {}, t("unlock_intro")),
+    name && [el("label", { for: "offline-name" }, t("name")), name],
     el("label", { for: "offline-password" }, t("password")),
     password,
     el("button", { type: "submit", class: "button primary" }, t("unlock")),
@@ -176,13 +185,14 @@ async function showUnlock(config) {
     event.preventDefault();
     form.querySelector("button").disabled = true;
     try {
-      await unlock(password.value, config, keyring);
+      await unlock(name ? name.value : null, password.value, config);
       password.value = "";
       say("");
       await afterUnlock();
     } catch (e) {
-      if (!(e instanceof store.WrongPasswordError)) throw e;
-      say(t("wrong_password"));
+      if (e instanceof store.WrongPasswordError) say(t("wrong_password"));
+      else if (e instanceof RefusedByNode) say(e.message);
+      else throw e;
       form.querySelector("button").disabled = false;
     }
   });
@@ -190,21 +200,67 @@ async function showUnlock(config) {
   show(form);
 }
 
-async function unlock(password, config, keyring) {
+/** The node would not check the password now: too many failures (its words), or out of reach. */
+class RefusedByNode extends Error {
+  name = "RefusedByNode";
+}
+
+/**
+ * Open this officer's keyring, or set it up. With the node in reach, a
+ * keyring is set up only with the password the node confirms, so that a
+ * mistyped one never keys the tablet; and if the node confirms a password
+ * the keyring refuses, it was changed since: the keyring is set up again
+ * (interviews in progress under the old one no longer open).
+ */
+async function unlock(name, password, config) {
   state.asked = new Map();
   if (!config) {
-    ({ key: state.key, config: state.config } = await store.unlockKeyring(password));
+    ({ key: state.key, config: state.config } = await store.unlockKeyring(name, password));
     return;
   }
+  const confirmed = await nodeConfirms(password);
+  if (confirmed === false) throw new store.WrongPasswordError("the node says it is not this officer's password");
   const salt = fromBase64(config.salt);
-  const same = keyring && sameBytes(keyring.salt, salt) && keyring.iterations === SETTINGS.iterations;
-  if (same) {
-    state.key = (await store.unlockKeyring(password)).key;
-    await store.updateConfig(state.key, config);
-  } else {
-    state.key = await store.setUpKeyring(password, salt, SETTINGS.iterations, config);
+  const mine = await store.findKeyring(config.user);
+  if (mine && sameBytes(mine.salt, salt) && mine.iterations === SETTINGS.iterations) {
+    try {
+      state.key = (await store.unlockKeyring(config.user, password)).key;
+      await store.updateConfig(state.key, mine.id, config);
+      state.config = config;
+      return;
+    } catch (e) {
+      if (!(e instanceof store.WrongPasswordError) || !confirmed) throw e;
+    }
+  } else if (!confirmed) {
+    throw new RefusedByNode(t("need_signin")); // no keyring is set up with an unchecked password
   }
+  state.key = await store.setUpKeyring(config.user, password, salt, SETTINGS.iterations, config);
   state.config = config;
+}
+
+/** Ask the node whether this is the signed-in officer's password: true, false, or null when it cannot say. */
+async function nodeConfirms(password, retried = false) {
+  const token = state.token || (state.token = await freshToken());
+  if (!token) return null;
+  let response;
+  try {
+    response = await fetch(SETTINGS.password, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-CSRFToken": token },
+      body: new URLSearchParams({ password }),
+    });
+  } catch {
+    return null; // the node went out of reach
+  }
+  if (response.status === 400 && !retried) {
+    state.token = null; // perhaps only a stale CSRF token
+    return nodeConfirms(password, true);
+  }
+  if (response.status === 429) throw new RefusedByNode((await response.json()).error);
+  if (!response.ok) return null;
+  return (await response.json()).matches === true;
 }
 
 /** Back to the interview paused by a lock, else home. */
