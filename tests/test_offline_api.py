@@ -169,6 +169,24 @@ def test_the_start_page_leads_to_the_offline_interview_and_sign_in_back_to_it(no
     assert answer.status_code in (302, 303) and answer.location.endswith("/offline/app")
 
 
+def test_the_pages_of_those_who_screen_send_what_the_tablet_queued(node):
+    """The node's pages send the offline queue (build/waiting.js) for officers and NGO workers only.
+
+    Not for the coordinator or the administrator (the node would refuse them),
+    not signed out, and not on the offline interview, which sends its own.
+    """
+    _inst, app = node
+    script = 'src="/static/build/waiting.js"'
+    for name in ("officer", "ngo"):
+        home = signed_in(app, name).get("/").get_data(as_text=True)
+        assert script in home and 'id="waiting-records"' in home, name
+        assert 'data-envelopes="/offline/envelopes"' in home
+    for name in ("coordinator", "admin"):
+        assert script not in signed_in(app, name).get("/").get_data(as_text=True), name
+    assert script not in CsrfClient(app).get("/signin").get_data(as_text=True)
+    assert script not in signed_in(app).get("/offline/app").get_data(as_text=True)
+
+
 def test_the_salt_is_per_user_stable_and_not_the_nodes_own(node):
     inst, app = node
     officer = signed_in(app).get("/offline/config").get_json()["salt"]

@@ -33,6 +33,7 @@ import {
   visibleQuestions,
   visibleSections,
 } from "./questionnaire.js";
+import { queueSender } from "./queue.js";
 import * as store from "./store.js";
 import { countryChoices, has, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
 
@@ -42,6 +43,7 @@ const queueLine = document.getElementById("offline-queue");
 const alertLine = document.getElementById("offline-alert");
 const RETRY_MS = 30_000;
 const DEFAULT_FORM = "screening-short"; // chosen already, as on the start page
+const sender = queueSender({ envelopes: SETTINGS.envelopes, page: SETTINGS.page }, reportSending);
 
 // In page memory only: gone on reload, on lock, when the tab closes.
 // `officer` and `respondent` are the Texts of the two languages (texts.js);
@@ -51,8 +53,6 @@ const state = {
   key: null,
   config: null,
   definition: null,
-  sending: false,
-  token: null,
   officer: null,
   respondent: null,
   asked: new Map(),
@@ -240,7 +240,7 @@ async function unlock(name, password, config) {
 
 /** Ask the node whether this is the signed-in officer's password: true, false, or null when it cannot say. */
 async function nodeConfirms(password, retried = false) {
-  const token = state.token || (state.token = await freshToken());
+  const token = await sender.token();
   if (!token) return null;
   let response;
   try {
@@ -255,7 +255,7 @@ async function nodeConfirms(password, retried = false) {
     return null; // the node went out of reach
   }
   if (response.status === 400 && !retried) {
-    state.token = null; // perhaps only a stale CSRF token
+    sender.forgetToken(); // perhaps only a stale CSRF token
     return nodeConfirms(password, true);
   }
   if (response.status === 429) throw new RefusedByNode((await response.json()).error);
@@ -337,7 +337,7 @@ function watchIdle() {
 
 /** Lock the node's session, if this tablet has one (a token to ask with); offline, it ends by itself. */
 async function lockNodeSession() {
-  state.token = null;
+  sender.forgetToken();
   try {
     const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
     const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
@@ -776,84 +776,21 @@ async function renderQueue() {
   return items;
 }
 
-/** Send every queued envelope; keep it unless the node said stored (201) or already held (200). */
+/** Send every queued envelope (queue.js), then count what is left. */
 async function sendQueue() {
-  if (state.sending) return;
-  state.sending = true;
   try {
-    for (const item of await store.queued()) {
-      const outcome = await sendOne(item);
-      if (outcome === "stop") break;
-    }
+    await sender.send();
   } finally {
-    state.sending = false;
     await renderQueue();
   }
 }
 
-async function sendOne(item, retried = false) {
-  const token = state.token || (state.token = await freshToken());
-  if (token === null) return "stop"; // offline, or signed out: said already
-  let response;
-  try {
-    response = await fetch(SETTINGS.envelopes, {
-      method: "POST",
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "Content-Type": "application/octet-stream", "X-CSRFToken": token },
-      body: item.envelope,
-    });
-  } catch {
-    say(t("offline"), { info: true });
-    return "stop";
-  }
-  if (response.status === 200 || response.status === 201) {
-    await store.dequeue(item.id);
-    say("");
-    return "sent";
-  }
-  if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
-    state.token = null;
-    say(t("signin_again"), { link: signInLink() });
-    return "stop";
-  }
-  if (response.status === 400 && !retried) {
-    state.token = null; // perhaps only a stale CSRF token: once more with a fresh one
-    return sendOne(item, true);
-  }
-  // Refused for good (a bad record, another under its id, too large): kept and
-  // shown, and the rest of the queue goes on.
-  if (response.status === 400 || response.status === 409 || response.status === 413) {
-    item.refused = { status: response.status, at: utcNow() };
-    await store.markQueued(item); // kept: a refused record is never dropped silently
-    say(t("refused", { reference: item.reference, status: response.status }));
-    return "refused";
-  }
-  say(t("offline"), { info: true });
-  return "stop";
-}
-
-/** This page's CSRF token, else a fresh one from the node (the page kept offline has none). */
-async function freshToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  if (meta && !state.tokenUsed) {
-    state.tokenUsed = true;
-    return meta.content;
-  }
-  try {
-    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
-    if (!response.ok) {
-      say(t("signin_again"), { link: signInLink() });
-      return null;
-    }
-    const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const token = page.querySelector('meta[name="csrf-token"]')?.content;
-    if (!token) say(t("signin_again"), { link: signInLink() });
-    return token || null;
-  } catch {
-    say(t("offline"), { info: true });
-    return null;
-  }
+/** How the sending goes, on the alert line. */
+function reportSending(what, details) {
+  if (what === "sent") say("");
+  else if (what === "offline") say(t("offline"), { info: true });
+  else if (what === "signin") say(t("signin_again"), { link: signInLink() });
+  else if (what === "refused") say(t("refused", details));
 }
 
 async function askPersistence() {
