@@ -168,7 +168,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _refusal_message(refused: accounts.SignInRefused) -> str:
+def refusal_message(refused: accounts.SignInRefused) -> str:
+    """The sign-in page's words for a refused password (also the offline unlock's)."""
     if refused.reason == "locked":
         minutes = max(1, refused.wait // 60)
         return ngettext(
@@ -197,7 +198,7 @@ def signin():
     try:
         user = accounts.authenticate(database(), username, password, time.time())
     except accounts.SignInRefused as refused:
-        flash(_refusal_message(refused), "error")
+        flash(refusal_message(refused), "error")
         return render_template("auth/signin.html", username=username[:64]), 401
     # A new session for the signed-in officer; what is not secret stays: the
     # language chosen, the translation notice seen, today's sealed references.

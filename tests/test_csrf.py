@@ -144,6 +144,12 @@ PREPARE = {
     f"{SCREENING}/hand-over": _with_draft(dict),
     f"{SCREENING}/take-back": _handed_over,
     "/offline/envelopes": _offline_envelope,
+    # A wrong password counts as a failed sign-in: the state it changes.
+    "/offline/password": lambda app, _inst: (
+        sign_in(CsrfClient(app), "officer"),
+        {"password": "not the officer's"},
+        None,
+    ),
     # The workspace: each accepted form writes to the audit log, if nothing else.
     "/unlock": _coordinator,
     f"{CASE}/status": _unlocked(lambda _inst: {"status": "referred"}),
@@ -220,7 +226,7 @@ def test_every_post_refuses_a_missing_or_wrong_token_and_changes_nothing(node):
         assert accepted.status_code < 400, (rule, accepted.status_code)
         assert _state(client, inst) != before, f"{rule}: the form changes nothing even when valid"
         checked += 1
-    assert checked == {"field": 9, "hub": 2, "workspace": 8}[inst.role]
+    assert checked == {"field": 10, "hub": 2, "workspace": 8}[inst.role]
 
 
 def test_a_token_in_the_header_is_checked_too(node):

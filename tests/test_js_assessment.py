@@ -87,6 +87,12 @@ function interview(c) {
     applies: c.settings.map((s) =>
       q.questions(form).filter((x) => q.questionApplies(x, s)).map((x) => x.id),
     ),
+    // The questionnaire as asked under each settings, and what it shows of these answers.
+    asked: c.settings.map((s) => {
+      const asked = q.forSettings(form, s);
+      const shown = (x) => q.visibleQuestions(asked, x, c.answers).map((y) => y.id);
+      return asked.sections.map((x) => [x.id, shown(x)]);
+    }),
     assessments,
     plain: assessments.map(a.plainAssessment),
   };
@@ -208,6 +214,13 @@ def python_interview(case: dict) -> dict:
         "urgent": facts["urgent"],
         "list": facts["exploitation"],
         "applies": [[q.id for q in form.questions if q.applies(s)] for s in case["settings"]],
+        "asked": [
+            [
+                [x.id, [y.id for y in x.visible_questions(answers)]]
+                for x in form.for_settings(s).sections
+            ]
+            for s in case["settings"]
+        ],
         "assessments": message_data(assessments),
         # What the sealed record and `intake assess` hold: the reasons in English.
         "plain": json.loads(json.dumps(assessments)),

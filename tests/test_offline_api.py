@@ -135,17 +135,16 @@ def test_config_tells_the_browser_what_to_seal_to(node, coordinator_key, second_
     assert len(base64.b64decode(config["salt"], validate=True)) == 16
 
 
-def test_config_gives_the_settings_the_assessment_reads_and_no_other(node):
-    """The browser offers the national hotline and the reflection period where the node does."""
+def test_config_gives_the_settings_the_screening_reads_and_no_other(node):
+    """The browser asks about, and offers, the hotline, reflection period and NRM as the node."""
     inst, _app = node
     config_file = inst.path / instance.CONFIG_NAME
     stored = json.loads(config_file.read_text())
-    stored["settings"].update(
-        {"hotline_number": "0800 1234", "reflection_period_days": 90, "draft_hours": 24}
-    )
+    country = {"hotline_number": "0800 1234", "reflection_period_days": 90, "nrm_name": "NRM"}
+    stored["settings"].update({**country, "draft_hours": 24, "retention_hours": 5})
     config_file.write_text(json.dumps(stored))
     config = signed_in(production_app(inst.path)).get("/offline/config").get_json()
-    assert config["settings"] == {"hotline_number": "0800 1234", "reflection_period_days": 90}
+    assert config["settings"] == country
 
 
 def test_the_start_page_leads_to_the_offline_interview_and_sign_in_back_to_it(node):
@@ -168,6 +167,24 @@ def test_the_start_page_leads_to_the_offline_interview_and_sign_in_back_to_it(no
         data={"username": "officer", "password": OFFICER_PASSWORD, "next": "/offline/app"},
     )
     assert answer.status_code in (302, 303) and answer.location.endswith("/offline/app")
+
+
+def test_the_pages_of_those_who_screen_send_what_the_tablet_queued(node):
+    """The node's pages send the offline queue (build/waiting.js) for officers and NGO workers only.
+
+    Not for the coordinator or the administrator (the node would refuse them),
+    not signed out, and not on the offline interview, which sends its own.
+    """
+    _inst, app = node
+    script = 'src="/static/build/waiting.js"'
+    for name in ("officer", "ngo"):
+        home = signed_in(app, name).get("/").get_data(as_text=True)
+        assert script in home and 'id="waiting-records"' in home, name
+        assert 'data-envelopes="/offline/envelopes"' in home
+    for name in ("coordinator", "admin"):
+        assert script not in signed_in(app, name).get("/").get_data(as_text=True), name
+    assert script not in CsrfClient(app).get("/signin").get_data(as_text=True)
+    assert script not in signed_in(app).get("/offline/app").get_data(as_text=True)
 
 
 def test_the_salt_is_per_user_stable_and_not_the_nodes_own(node):
@@ -638,3 +655,55 @@ def test_it_syncs_to_the_hub_and_intake_open_opens_it(
     shown = json.loads(opened.stdout)
     assert shown["record"] == record
     assert shown["header"] == envelope.parse_envelope(data).header
+
+
+# -- POST /offline/password -------------------------------------------------
+
+
+def ask(client: CsrfClient, form: dict):
+    """Ask the node about a password as the browser does: a form, the token in X-CSRFToken."""
+    return client.client.post(
+        "/offline/password", data=form, headers={"X-CSRFToken": client.token()}
+    )
+
+
+def failures(inst, name: str) -> int:
+    database = db.open_database(inst.path)
+    try:
+        return db.sign_in_failures(database, name)["failures"]
+    finally:
+        database.close()
+
+
+def test_the_node_says_whether_a_password_is_the_officers(node):
+    """Before the browser keys a tablet with a password, the node confirms it is the right one."""
+    inst, app = node
+    client = signed_in(app)
+    right = ask(client, {"password": OFFICER_PASSWORD})
+    assert (right.status_code, right.get_json()) == (200, {"matches": True})
+    assert failures(inst, "officer") == 0
+    wrong = ask(client, {"password": OFFICER_PASSWORD + " "})
+    assert (wrong.status_code, wrong.get_json()) == (200, {"matches": False})
+    assert failures(inst, "officer") == 1  # a failed sign-in, as on the sign-in page
+    for form in ({}, {"password": ""}):
+        refused = ask(client, form)
+        assert refused.status_code == 400 and "password" in refused.get_json()["error"]
+    # The officer's own password only: the ngo user's session asks about the ngo user.
+    ngo = signed_in(app, "ngo")
+    assert ask(ngo, {"password": OFFICER_PASSWORD}).get_json() == {"matches": True}
+    assert ask(ngo, {"password": "officer"}).get_json() == {"matches": False}
+
+
+def test_guessing_passwords_there_is_throttled_as_sign_in(node):
+    inst, app = node
+    client = signed_in(app)
+    # At most 8 failures (intake.accounts.LOCK_AFTER) before the name is locked; on a
+    # fast machine the throttle's waits answer 429 sooner.
+    answers = [ask(client, {"password": f"guess {n}"}) for n in range(8)]
+    statuses = [a.status_code for a in answers]
+    assert 429 in statuses, statuses
+    first = statuses.index(429)
+    assert all(a.get_json() == {"matches": False} for a in answers[:first])
+    assert "Too many failed attempts" in answers[first].get_json()["error"]
+    # The sign-in page's own count: the first three (FREE_FAILURES) are never throttled.
+    assert failures(inst, "officer") >= 3

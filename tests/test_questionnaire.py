@@ -986,3 +986,24 @@ def test_form_values_may_be_a_multidict(full):
 
     answers, _ = validate(full, "observations", MultiDict(observations="few_belongings"))
     assert answers["observations"] == ["clothing", "few_belongings"]
+
+
+def test_a_question_whose_setting_is_unset_is_not_asked(full):
+    gated = {"reflection_period_explained", "hotline_given", "nrm_explained"}
+    rights = {q.id for q in full.section("rights").questions}
+    assert gated <= rights
+    bare = full.for_settings({})
+    assert {q.id for q in bare.section("rights").questions} == rights - gated
+    assert not gated & {q.id for q in bare.questions}
+    # An answer to a question not asked is not kept, nor read from a form.
+    assert "hotline_given" not in bare.effective_answers({"hotline_given": "yes"})
+    clean, errors = bare.validate_answers("rights", {"hotline_given": "yes"})
+    assert "hotline_given" not in clean and not errors
+    hotline = full.for_settings({"hotline_number": "116 000"})
+    asked = {q.id for q in hotline.questions}
+    assert "hotline_given" in asked
+    assert "reflection_period_explained" not in asked and "nrm_explained" not in asked
+    every = {"reflection_period_days": 30, "hotline_number": "116 000", "nrm_name": "NRM"}
+    assert [q.id for q in full.for_settings(every).questions] == [q.id for q in full.questions]
+    # The loaded questionnaire itself is left whole (it is cached, and shared).
+    assert gated <= {q.id for q in full.questions}

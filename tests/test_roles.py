@@ -52,6 +52,10 @@ FIELD = {
     ("/offline/config", "POST"):         (405,    405,     405,    405,    405),
     ("/offline/envelopes", "GET"):       (405,    405,     405,    405,    405),
     ("/offline/envelopes", "POST"):      (SIGNIN, 400,     400,    403,    403),
+    # Whether a password is the signed-in screener's, before the browser keys a
+    # tablet with it; the matrix's empty form is refused on its own terms (400).
+    ("/offline/password", "GET"):        (405,    405,     405,    405,    405),
+    ("/offline/password", "POST"):       (SIGNIN, 400,     400,    403,    403),
     ("/", "GET"):                        (SIGNIN, 200,     200,    200,    200),
     ("/", "POST"):                       (405,    405,     405,    405,    405),
     ("/screening/start", "GET"):         (405,    405,     405,    405,    405),

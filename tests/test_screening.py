@@ -304,3 +304,45 @@ def test_a_discarded_draft_leaves_nothing_in_the_wal(officer, field_instance):
     officer.post(f"/screening/{location.split('/')[-2]}/discard")
     assert not wal.exists() or sealed[16:48] not in wal.read_bytes()
     other.close()
+
+
+def _with_settings(field_instance, settings: dict):
+    import json
+
+    from intake import instance
+
+    config_file = field_instance.path / instance.CONFIG_NAME
+    config = json.loads(config_file.read_text())
+    config["settings"].update(settings)
+    config_file.write_text(json.dumps(config))
+    app = create_app(
+        {"INSTANCE_PATH": str(field_instance.path), "TESTING": True, "WTF_CSRF_ENABLED": False}
+    )
+    client = app.test_client()
+    assert sign_in(client, "amina").status_code == 302
+    return client
+
+
+def _rights_screen(client) -> str:
+    started = client.post(
+        "/screening/start", data={"questionnaire": "screening-short", "respondent_language": "en"}
+    )
+    draft = re.search(r"/screening/([0-9a-f-]{36})/", started.headers["Location"]).group(1)
+    return client.get(f"/screening/{draft}/rights").get_data(as_text=True)
+
+
+def test_the_hotline_question_is_asked_only_where_there_is_a_hotline(
+    app, field_instance, coordinator_key
+):
+    hotline = "I gave the person the national hotline number."
+    reflection = "I explained the recovery and reflection period"
+    bare = _rights_screen(_with_settings(field_instance, {}))
+    assert "I explained the person" in bare  # the screen itself is there
+    assert hotline not in bare and reflection not in bare
+    # A posted answer to a question not asked is not kept in the record.
+    client = _with_settings(field_instance, {})
+    complete_screening(client, "screening-short", {"hotline_given": "yes"})
+    [record] = open_outbox(field_instance, coordinator_key)
+    assert "hotline_given" not in record["answers"]
+    page = _rights_screen(_with_settings(field_instance, {"hotline_number": "116 000"}))
+    assert hotline in page and reflection not in page

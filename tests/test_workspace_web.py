@@ -53,8 +53,8 @@ def workspace(tmp_path, coordinator_key):
     return inst, rows, north, south
 
 
-def _unlocked_client(inst):
-    client = CsrfClient(production_app(inst.path))
+def _unlocked_client(inst, app=None):
+    client = CsrfClient(app or production_app(inst.path))
     sign_in(client, "coordinator")
     response = client.post("/unlock", data={"passphrase": PASSPHRASE})
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -180,3 +180,48 @@ def test_a_search_never_goes_into_an_address(workspace):
     other = _unlocked_client(inst)  # another session: its own search, none yet
     assert "3 cases match" in other.get("/cases?search=1").get_data(as_text=True)
     assert "2 cases match" in client.get("/cases?search=1").get_data(as_text=True)
+
+
+def test_two_status_changes_at_once_leave_the_list_as_the_store(workspace, monkeypatch):
+    """Two coordinators change one case's status at the same moment: the list ends as the store.
+
+    The first change is held between its write to the store and its update of
+    the case list (the window two requests meet in), while the second is made.
+    """
+    import threading
+
+    inst, rows, north, _south = workspace
+    app = production_app(inst.path)  # one workspace, two coordinators' sessions
+    first, second = _unlocked_client(inst, app), _unlocked_client(inst, app)
+    url = f"/cases/{north.id}/{rows[0]['id']}/status"
+    real = store.set_status
+    first_wrote, second_tried = threading.Event(), threading.Event()
+
+    def held(database, device, record_id, status, by, now):
+        changed = real(database, device, record_id, status, by, now)
+        if status == "referred":  # the first change
+            first_wrote.set()
+            second_tried.wait(10)
+        return changed
+
+    monkeypatch.setattr(store, "set_status", held)
+    answers = {}
+
+    def change(client, status):
+        answers[status] = client.post(url, data={"status": status}).status_code
+
+    one = threading.Thread(target=change, args=(first, "referred"))
+    one.start()
+    assert first_wrote.wait(10)
+    two = threading.Thread(target=change, args=(second, "closed"))
+    two.start()
+    two.join(1)  # the second waits for the first, or (the bug) finishes meanwhile
+    second_tried.set()
+    one.join(10)
+    two.join(10)
+    assert answers == {"referred": 303, "closed": 303}
+    database = db.open_database(inst.path)
+    assert store.statuses(database)[(north.id, rows[0]["id"])][0] == "closed"
+    database.close()
+    html = first.get("/cases?status=closed").get_data(as_text=True)
+    assert "1 case matches" in html  # the list says what the store says

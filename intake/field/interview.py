@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from intake import crypto, db, envelope
@@ -115,9 +116,16 @@ def _context(draft_id: str, user_id: str) -> bytes:
     return f"intake-draft-v1:{draft_id}:{user_id}".encode()
 
 
-def start(database, user: SignedIn, questionnaire_id: str, languages: dict, hours: int) -> Draft:
-    """Open a new draft for this officer."""
-    questionnaire = load_questionnaire(questionnaire_id)
+def start(
+    database,
+    user: SignedIn,
+    questionnaire_id: str,
+    languages: dict,
+    hours: int,
+    settings: Mapping | None = None,
+) -> Draft:
+    """Open a new draft for this officer, asked as the instance's `settings` say."""
+    questionnaire = load_questionnaire(questionnaire_id).for_settings(settings)
     now = time.time()
     draft = Draft(
         id=str(uuid.uuid4()),
@@ -152,8 +160,8 @@ def save(database, user: SignedIn, draft: Draft) -> None:
     )
 
 
-def load(database, user: SignedIn, draft_id: str) -> Draft:
-    """Open one of this officer's unexpired drafts."""
+def load(database, user: SignedIn, draft_id: str, settings: Mapping | None = None) -> Draft:
+    """Open one of this officer's unexpired drafts, asked as the instance's `settings` say."""
     row = db.draft_for_user(database, draft_id, user.user_id, time.time())
     if row is None:
         raise DraftError("no such draft")
@@ -166,7 +174,7 @@ def load(database, user: SignedIn, draft_id: str) -> Draft:
     data = json.loads(plaintext)
     return Draft(
         id=row["id"],
-        questionnaire=load_questionnaire(data["questionnaire"]),
+        questionnaire=load_questionnaire(data["questionnaire"]).for_settings(settings),
         created=row["created"],
         expires=row["expires"],
         data=data,

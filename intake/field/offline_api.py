@@ -24,13 +24,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask import abort, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from intake import auth, crypto, db, envelope, errors
+from intake import accounts, auth, crypto, db, envelope, errors
 from intake.batch import MAX_ENVELOPE_LENGTH
 from intake.db.outbox import CONFLICT, STORED, take_envelope
 from intake.field.views import SCREENERS, bp
@@ -43,7 +44,9 @@ KIND = "screening"
 CLOCK_SKEW = timedelta(days=1)
 # Keeps the browser's draft-key salt apart from the node's (same random salt, another use).
 SALT_LABEL = b"intake-offline-draft-salt-v1\x00"
-JSON_ENDPOINTS = frozenset({"field.offline_config", "field.offline_envelopes"})
+JSON_ENDPOINTS = frozenset(
+    {"field.offline_config", "field.offline_envelopes", "field.offline_password"}
+)
 
 
 class RefusedEnvelopeError(Exception):
@@ -85,16 +88,20 @@ def draft_salt(user_id: str) -> bytes:
     return hashlib.sha256(SALT_LABEL + node_salt).digest()[:16]
 
 
-def assessment_settings() -> dict:
-    """The instance's settings the assessment reads (its country's referral options), no other.
+def screening_settings() -> dict:
+    """The instance's settings the screening reads, no other.
 
-    The browser assesses as the node does (Questionnaire.assess with the
-    instance's settings): without them it would never offer the national
-    hotline or the reflection period where this country has them.
+    The browser asks and assesses as the node does: the questions that need
+    a setting (Questionnaire.for_settings: the reflection period, the
+    hotline, the national referral mechanism) and the country's referral
+    options (Questionnaire.assess). Without them it would never ask or offer
+    what this country has.
     """
     wanted = set(load_catalogue().option_settings.values())
+    for name in available_questionnaires():
+        wanted |= {q.requires_setting for q in load_questionnaire(name).questions}
     settings = _instance().settings
-    return {name: settings[name] for name in sorted(wanted) if name in settings}
+    return {name: settings[name] for name in sorted(wanted - {None}) if name in settings}
 
 
 @bp.get("/offline/config")
@@ -110,7 +117,7 @@ def offline_config():
         "languages": [list(pair) for pair in interview_languages()],
         "user": g.user.username,
         "salt": base64.b64encode(draft_salt(g.user.user_id)).decode("ascii"),
-        "settings": assessment_settings(),
+        "settings": screening_settings(),
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
@@ -171,6 +178,31 @@ def offline_envelopes():
         return _refuse("another envelope is held under this record id", 409, id=sealed.record_id)
     stored = outcome == STORED
     return jsonify({"stored": stored, "id": sealed.record_id}), 201 if stored else 200
+
+
+@bp.post("/offline/password")
+@auth.requires_role(*SCREENERS)
+def offline_password():
+    """Tell the browser whether a password is the signed-in officer's, before it keys a tablet.
+
+    The browser derives the offline interview's key from the password. A
+    password mistyped when a tablet is first prepared would key it for good,
+    and the real one would never open it again; so the browser asks here
+    first. A wrong password counts as a failed sign-in, with the same throttle
+    and lock, so that nobody guesses here what the sign-in page would stop.
+    200 {"matches": true|false}; 429 with the sign-in page's words when
+    throttled; 400 without a password.
+    """
+    password = request.form.get("password")
+    if not password:
+        return _refuse("send the password as the form field 'password'")
+    try:
+        accounts.authenticate(auth.database(), g.user.username, password, time.time())
+    except accounts.SignInRefused as refused:
+        if refused.reason == "wrong":
+            return jsonify({"matches": False})
+        return _refuse(auth.refusal_message(refused), 429, wait=refused.wait)
+    return jsonify({"matches": True})
 
 
 @bp.errorhandler(CSRFError)

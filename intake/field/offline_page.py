@@ -21,7 +21,7 @@ the questionnaire's texts and INTERFACE below.
 
 from __future__ import annotations
 
-from flask import g, make_response, render_template, request, url_for
+from flask import current_app, g, make_response, render_template, request, url_for
 from flask_babel import force_locale, get_locale
 
 from intake.field.pwa import shell
@@ -45,6 +45,7 @@ INTERFACE = {
         "Type your password. It opens the interviews kept on this tablet, encrypted;"
         " it is never stored."
     ),
+    "name": N_("Name"),
     "password": N_("Password"),
     "unlock": N_("Unlock"),
     "wrong_password": N_("This password does not open the interviews kept on this tablet."),
@@ -105,6 +106,17 @@ INTERFACE = {
     "form_screening-short": N_("Short form (about 15 minutes)"),
     "form_screening-full": N_("Full form (about 40 minutes)"),
     "error": N_("Something went wrong"),
+    # Locking and deleting, in the node's words (templates/base.html, section.html, discard.html).
+    "lock": N_("Lock"),
+    "pause": N_("Pause and lock"),
+    "delete": N_("Delete…"),
+    "delete_title": N_("Delete this interview?"),
+    "delete_intro": N_(
+        "Its answers are deleted for good: nobody can get them back, and nothing goes to"
+        " the referral point."
+    ),
+    "delete_confirm": N_("Delete the interview"),
+    "keep": N_("Keep it"),
 }
 
 
@@ -125,10 +137,17 @@ def offline_app():
             "definition": url_for("static", filename="build/questionnaires.json"),
             "texts": texts_urls(),
             "page": url_for("field.offline_app"),
+            "lock": url_for("auth.lock"),
+            "password": _path("offline/password"),
+            # The node's idle time: the app locks itself after it, as the node's screens do.
+            "idle_seconds": current_app.extensions["intake_keyring"].idle_seconds,
             # Back to this page once signed in: it is where the queue is sent from.
             "signin": url_for("auth.signin", next=url_for("field.offline_app")),
         }
-        response = make_response(render_template("field/offline_app.html", settings=settings))
+        # The app locks itself (offline.js): not the node's lock.js, whose
+        # idle lock would leave for the node's sign-in page, offline or not.
+        page = render_template("field/offline_app.html", settings=settings, own_lock=True)
+        response = make_response(page)
     if g.get("user"):
         response.headers["Cache-Control"] = "no-store"  # it carries this session's CSRF token
     return response

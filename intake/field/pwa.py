@@ -31,7 +31,7 @@ from flask import Flask, abort, current_app, g, render_template, request, url_fo
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 
-from intake.field.views import bp
+from intake.field.views import SCREENERS, bp
 from intake.i18n import DEFAULT_LOCALE, TRANSLATIONS, supported_locales, text_direction
 
 CACHE_PREFIX = "intake-shell-"
@@ -45,6 +45,8 @@ SHELL_FILES = (
     "icons/icon-192.png",
     "icons/icon-512.png",
 )
+# What sends the offline interview's queue from the node's own pages (base.html).
+WAITING_SCRIPT = "build/waiting.js"
 # The templates of the offline page: their text is part of what the worker keeps.
 SHELL_TEMPLATES = ("base.html", "field/offline.html")
 # The endpoints whose URLs may name a release.
@@ -121,8 +123,16 @@ def _find_shell_at_startup(state) -> None:
 
 @bp.app_context_processor
 def _shell_in_templates() -> dict:
-    """Let base.html link the manifest and app.js, in the field app only."""
-    return {"shell": shell()}
+    """Let base.html link the manifest and app.js, in the field app only.
+
+    `sends_waiting`: whether the page sends what the offline interview queued
+    on the tablet (static/src/waiting.js): for those who screen, signed in
+    (only they may send), except on the offline interview itself, which
+    sends its queue, and while the person holds the tablet.
+    """
+    user = g.get("user")
+    built = WAITING_SCRIPT in shell().files  # not without Node.js (`make js`): no 404 on each page
+    return {"shell": shell(), "sends_waiting": built and bool(user) and user.role in SCREENERS}
 
 
 @bp.before_app_request

@@ -97,6 +97,7 @@ def start():
         name,
         {"respondent": respondent, "officer": officer},
         _draft_hours(),
+        _instance().settings,
     )
     first = draft.sections()[0].id
     return redirect(url_for("field.section", draft_id=draft.id, section_id=first), 303)
@@ -117,7 +118,7 @@ def _gone(_error):
 def load_draft(draft_id) -> interview.Draft:
     """Open this officer's draft for the request, or answer as if it did not exist."""
     try:
-        draft = interview.load(auth.database(), g.user, str(draft_id))
+        draft = interview.load(auth.database(), g.user, str(draft_id), _instance().settings)
     except interview.DraftError:
         raise _Gone from None
     g.respondent_language = draft.data["languages"]["respondent"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .answers import (
@@ -193,6 +193,21 @@ class Questionnaire:
             if section.id == section_id:
                 return section
         raise KeyError(f"{self.id}: no section {section_id!r}")
+
+    def for_settings(self, settings: Mapping | None) -> Questionnaire:
+        """Return the questionnaire as asked here: without the questions whose setting is unset.
+
+        "I gave the person the national hotline number" has no place where
+        the instance names no hotline (`requires_setting`); such a question is
+        neither shown, nor read from a form, nor kept in a record. The
+        browser's offline interview does the same (questionnaire.js
+        forSettings), tested to agree.
+        """
+        sections = tuple(
+            replace(s, questions=tuple(q for q in s.questions if q.applies(settings)))
+            for s in self.sections
+        )
+        return replace(self, sections=sections)
 
     def effective_answers(self, answers: Mapping) -> dict:
         """Keep only the answers to questions that are shown, given earlier answers."""

@@ -310,20 +310,21 @@ def set_status(device, record_id):
     status = request.form.get("status", "")
     if status not in store.STATUSES:
         abort(400, description=_("Choose one of the statuses offered."))
+    # One change at a time, store and list together: two coordinators changing
+    # the same case at once would otherwise leave the list showing the first
+    # change and the store the second, and the log a "from" already gone.
     with ws.lock:
         if ws.index is None:
             return _needs_unlock()
         found = ws.index.by_key.get((device, record_id))
-        before = found.status if found else None
-    if found is None:
-        abort(404)
-    audit("status_change", f"{device}/{record_id}", {"from": before, "to": status})
-    now = utc_now()
-    if store.set_status(auth.database(), device, record_id, status, g.user.username, now) is None:
-        abort(404)
-    with ws.lock:
-        if ws.index is not None:
-            ws.index.set_status((device, record_id), status, now)
+        if found is None:
+            abort(404)
+        audit("status_change", f"{device}/{record_id}", {"from": found.status, "to": status})
+        now = utc_now()
+        changed = store.set_status(auth.database(), device, record_id, status, g.user.username, now)
+        if changed is None:
+            abort(404)
+        ws.index.set_status((device, record_id), status, now)
     flash(_("Status changed."), "status")
     return redirect(url_for("workspace.case", device=device, record_id=record_id), 303)
 

@@ -171,6 +171,10 @@ def answer_screen(page, questionnaire) -> None:
     shown = page.eval_on_selector_all(
         "#offline-section .question:not([hidden])", "els => els.map(e => e.id.slice(2))"
     )
+    # The test's node names no hotline (intake.json settings): the question is not asked.
+    assert "hotline_given" not in page.eval_on_selector_all(
+        "#offline-section .question", "els => els.map(e => e.id.slice(2))"
+    )
     for qid in shown:
         question = questionnaire.question(qid)
         value = value_for(question, ADULT, CANARY, False)
@@ -335,4 +339,40 @@ def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
     assert "Short form (about 15 minutes)" in forms and "Full form (about 40 minutes)" in forms
     assert page.is_checked('#offline-start input[value="screening-short"]')
     page.context.set_offline(False)
+    seen.assert_clean()
+
+
+@pytest.mark.parametrize("node", ["http"], indirect=True)
+def test_the_nodes_pages_send_what_was_sealed_offline(
+    profile_page, node, coordinator_keys, tmp_path
+):
+    """Back on any page of the node, the records sealed offline go, without the offline interview.
+
+    The officer seals a screening offline, then goes on with the node's own
+    pages once it is back: the start page sends the queue (build/waiting.js)
+    and says so; the record reaches the outbox once.
+    """
+    page, _profile, seen = profile_page
+    questionnaire = load_questionnaire(FORM)
+    user = node.sign_in(page)
+    page.goto(node.page_url("offline/app"))
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    unlock(page, user.password)
+    page.context.set_offline(True)
+    start_screening(page)
+    reference = finish_screening(page, questionnaire)
+    assert queue_count(page) == 1
+    page.goto(node.page_url(""))  # offline: the worker's "No connection" page, which sends nothing
+    page.wait_for_selector("text=No connection to the field node", timeout=UNLOCK_MS)
+
+    page.context.set_offline(False)
+    page.goto(node.page_url(""))  # the start page, signed in
+    page.wait_for_selector("#waiting-records[data-state=sent]", timeout=60_000)
+    assert "have been sent" in page.inner_text("#waiting-records")
+    records = open_records(node, coordinator_keys, tmp_path)
+    assert [r["reference"] for r in records] == [reference]
+    page.reload()  # nothing waits now: no notice
+    page.wait_for_selector("form.lock-form")
+    assert page.locator("#waiting-records").is_hidden()
+    seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
     seen.assert_clean()

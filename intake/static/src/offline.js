@@ -25,6 +25,7 @@ import {
   checkDefinition,
   effectiveAnswers,
   evaluate,
+  forSettings,
   indicatorsFromAnswers,
   isAnswered,
   isChild,
@@ -32,6 +33,7 @@ import {
   visibleQuestions,
   visibleSections,
 } from "./questionnaire.js";
+import { queueSender } from "./queue.js";
 import * as store from "./store.js";
 import { countryChoices, has, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
 
@@ -41,17 +43,22 @@ const queueLine = document.getElementById("offline-queue");
 const alertLine = document.getElementById("offline-alert");
 const RETRY_MS = 30_000;
 const DEFAULT_FORM = "screening-short"; // chosen already, as on the start page
+const sender = queueSender({ envelopes: SETTINGS.envelopes, page: SETTINGS.page }, reportSending);
 
 // In page memory only: gone on reload, on lock, when the tab closes.
-// `officer` and `respondent` are the Texts of the two languages (texts.js).
+// `officer` and `respondent` are the Texts of the two languages (texts.js);
+// `asked`, each questionnaire as asked under the node's settings; `paused`,
+// the interview to go back to once unlocked.
 const state = {
   key: null,
   config: null,
   definition: null,
-  sending: false,
-  token: null,
   officer: null,
   respondent: null,
+  asked: new Map(),
+  paused: null,
+  screen: null,
+  idleTimer: null,
 };
 
 function readJSON(id) {
@@ -91,6 +98,7 @@ function el(tag, attributes = {}, ...children) {
 }
 
 function show(...children) {
+  state.screen = null; // what an idle lock pauses: set by the interview's screens
   root.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
   const heading = root.querySelector("h2");
   if (heading) {
@@ -123,6 +131,7 @@ async function boot() {
   state.officer = await loadTexts(SETTINGS.texts, SETTINGS.locale);
   window.addEventListener("online", () => sendQueue());
   setInterval(() => sendQueue(), RETRY_MS);
+  watchIdle();
   await renderQueue();
   askPersistence();
   if (!globalThis.crypto?.subtle) return show(el("p", {}, t("no_webcrypto")));
@@ -148,17 +157,26 @@ async function fetchConfig() {
   }
 }
 
+/**
+ * The password, to open what this tablet keeps. Offline, with more than one
+ * officer's keyring here, the name too; with the node in reach, the node
+ * says whose session this is.
+ */
 async function showUnlock(config) {
-  const keyring = await store.storedKeyring();
-  if (!config && !keyring) {
+  const keyrings = await store.storedKeyrings();
+  if (!config && !keyrings.length) {
     return show(el("p", {}, t("need_signin")), el("a", { class: "button", href: SETTINGS.signin }, t("signin")));
   }
+  const name = !config && keyrings.length > 1
+    ? el("input", { type: "text", id: "offline-name", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true })
+    : null;
   const password = el("input", { type: "password", id: "offline-password", autocomplete: "current-password", required: true });
   const form = el(
     "form",
     { class: "card stack", id: "offline-unlock" },
     el("h2", {}, t("unlock_title")),
     el("p", {}, t("unlock_intro")),
+    name && [el("label", { for: "offline-name" }, t("name")), name],
     el("label", { for: "offline-password" }, t("password")),
     password,
     el("button", { type: "submit", class: "button primary" }, t("unlock")),
@@ -167,13 +185,14 @@ async function showUnlock(config) {
     event.preventDefault();
     form.querySelector("button").disabled = true;
     try {
-      await unlock(password.value, config, keyring);
+      await unlock(name ? name.value : null, password.value, config);
       password.value = "";
       say("");
-      showHome();
+      await afterUnlock();
     } catch (e) {
-      if (!(e instanceof store.WrongPasswordError)) throw e;
-      say(t("wrong_password"));
+      if (e instanceof store.WrongPasswordError) say(t("wrong_password"));
+      else if (e instanceof RefusedByNode) say(e.message);
+      else throw e;
       form.querySelector("button").disabled = false;
     }
   });
@@ -181,20 +200,158 @@ async function showUnlock(config) {
   show(form);
 }
 
-async function unlock(password, config, keyring) {
+/** The node would not check the password now: too many failures (its words), or out of reach. */
+class RefusedByNode extends Error {
+  name = "RefusedByNode";
+}
+
+/**
+ * Open this officer's keyring, or set it up. With the node in reach, a
+ * keyring is set up only with the password the node confirms, so that a
+ * mistyped one never keys the tablet; and if the node confirms a password
+ * the keyring refuses, it was changed since: the keyring is set up again
+ * (interviews in progress under the old one no longer open).
+ */
+async function unlock(name, password, config) {
+  state.asked = new Map();
   if (!config) {
-    ({ key: state.key, config: state.config } = await store.unlockKeyring(password));
+    ({ key: state.key, config: state.config } = await store.unlockKeyring(name, password));
     return;
   }
+  const confirmed = await nodeConfirms(password);
+  if (confirmed === false) throw new store.WrongPasswordError("the node says it is not this officer's password");
   const salt = fromBase64(config.salt);
-  const same = keyring && sameBytes(keyring.salt, salt) && keyring.iterations === SETTINGS.iterations;
-  if (same) {
-    state.key = (await store.unlockKeyring(password)).key;
-    await store.updateConfig(state.key, config);
-  } else {
-    state.key = await store.setUpKeyring(password, salt, SETTINGS.iterations, config);
+  const mine = await store.findKeyring(config.user);
+  if (mine && sameBytes(mine.salt, salt) && mine.iterations === SETTINGS.iterations) {
+    try {
+      state.key = (await store.unlockKeyring(config.user, password)).key;
+      await store.updateConfig(state.key, mine.id, config);
+      state.config = config;
+      return;
+    } catch (e) {
+      if (!(e instanceof store.WrongPasswordError) || !confirmed) throw e;
+    }
+  } else if (!confirmed) {
+    throw new RefusedByNode(t("need_signin")); // no keyring is set up with an unchecked password
   }
+  state.key = await store.setUpKeyring(config.user, password, salt, SETTINGS.iterations, config);
   state.config = config;
+}
+
+/** Ask the node whether this is the signed-in officer's password: true, false, or null when it cannot say. */
+async function nodeConfirms(password, retried = false) {
+  const token = await sender.token();
+  if (!token) return null;
+  let response;
+  try {
+    response = await fetch(SETTINGS.password, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { "X-CSRFToken": token },
+      body: new URLSearchParams({ password }),
+    });
+  } catch {
+    return null; // the node went out of reach
+  }
+  if (response.status === 400 && !retried) {
+    sender.forgetToken(); // perhaps only a stale CSRF token
+    return nodeConfirms(password, true);
+  }
+  if (response.status === 429) throw new RefusedByNode((await response.json()).error);
+  if (!response.ok) return null;
+  return (await response.json()).matches === true;
+}
+
+/** Back to the interview paused by a lock, else home. */
+async function afterUnlock() {
+  const paused = state.paused;
+  state.paused = null;
+  if (paused) {
+    try {
+      const draft = await store.loadDraft(state.key, paused.id);
+      await useLanguagesOf(draft);
+      return showSection(draft, paused.section);
+    } catch (e) {
+      // Another officer's password opened the tablet: not theirs to go on with.
+      if (!(e instanceof store.UnreadableError)) throw e;
+    }
+  }
+  return showHome();
+}
+
+// -- Locking: by hand, or after the node's idle time without use --
+
+/**
+ * Forget the key and all it opened, and ask for the password again. The
+ * node's session on this tablet is locked too, as the node's Lock does, so
+ * that whoever picks the tablet up finds nothing open. The queue needs no
+ * key: it stays, and goes once an officer signs in.
+ */
+async function lock() {
+  root.replaceChildren(); // the screen goes at once, before anything is awaited
+  Object.assign(state, { key: null, config: null, respondent: null, asked: new Map(), screen: null });
+  say("");
+  lockNodeSession();
+  await showUnlock(null);
+}
+
+/** Keep what is valid on the screen in the draft (as Back does), then lock; unlocking comes back to it. */
+async function pause({ draft, section, form }) {
+  if (form) {
+    const { clean } = checkSection(draft, section, form);
+    keepAnswers(draft, section, clean);
+    draft.section = section.id;
+    await store.saveDraft(state.key, draft);
+  }
+  state.paused = { id: draft.id, section: draft.section };
+  await lock();
+}
+
+/**
+ * Lock after the node's idle time (the same as the node's own screens), and
+ * at once when the tablet wakes after it: a sleeping tablet's timers stop.
+ */
+function watchIdle() {
+  const limit = SETTINGS.idle_seconds * 1000;
+  if (!limit) return;
+  let lastUse = Date.now();
+  const expire = () => {
+    if (!state.key) return;
+    const paused = state.screen;
+    (paused ? pause(paused) : lock()).catch((e) => say(`${t("error")}: ${e.message}`));
+  };
+  const used = () => {
+    lastUse = Date.now();
+    clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(expire, limit);
+  };
+  for (const name of ["pointerdown", "keydown", "input", "scroll", "touchstart"]) {
+    window.addEventListener(name, used, { passive: true });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && Date.now() - lastUse >= limit) expire();
+  });
+  used();
+}
+
+/** Lock the node's session, if this tablet has one (a token to ask with); offline, it ends by itself. */
+async function lockNodeSession() {
+  sender.forgetToken();
+  try {
+    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+    const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
+    const token = page?.querySelector('meta[name="csrf-token"]')?.content;
+    if (!token) return; // not signed in
+    await fetch(SETTINGS.lock, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      body: new URLSearchParams({ csrf_token: token }),
+    });
+  } catch {
+    // The node cannot be reached: its session ends after the same idle time.
+  }
 }
 
 // -- Home: interviews in progress, a new one --
@@ -229,12 +386,41 @@ async function showHome() {
   });
   const list = drafts.length
     ? el("section", { class: "card" }, el("h2", {}, t("drafts_title")), el("ul", { class: "drafts" }, drafts.map((d) =>
-        el("li", {}, `${reference(d.id)} · ${d.started} · `,
-          el("span", { lang: tagOf(d.languages.respondent) }, nameOfLanguage(d.languages.respondent)), " ",
-          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume"))),
+        el("li", {}, draftFacts(d), " ",
+          el("button", { type: "button", class: "button", onclick: (e) => resumeInterview(d).catch((x) => failed(x, e.target)) }, t("resume")), " ",
+          el("button", { type: "button", class: "button quiet", onclick: () => confirmDelete(d) }, t("delete"))),
       )))
     : null;
-  show(start, list);
+  show(start, list, lockButton());
+}
+
+/** An interview in progress, as the home list names it: reference, start (UTC), the person's language. */
+function draftFacts(draft) {
+  const code = draft.languages.respondent;
+  return [`${reference(draft.id)} · ${draft.started} · `, el("span", { lang: tagOf(code) }, nameOfLanguage(code))];
+}
+
+function lockButton() {
+  return el("div", { class: "actions" },
+    el("button", { type: "button", class: "button quiet", id: "offline-lock", onclick: () => lock() }, t("lock")));
+}
+
+/** As the node's Delete…: say what goes, for good, and let the officer keep it. */
+function confirmDelete(draft) {
+  root.dataset.state = "delete";
+  const remove = async (event) => {
+    event.target.disabled = true;
+    await store.deleteDraft(draft.id);
+    await showHome();
+  };
+  show(
+    el("h2", {}, t("delete_title")),
+    el("p", {}, t("delete_intro")),
+    el("section", { class: "card" }, el("p", {}, draftFacts(draft))),
+    el("div", { class: "actions" },
+      el("button", { type: "button", class: "button danger", id: "offline-delete", onclick: (e) => remove(e).catch((x) => failed(x, e.target)) }, t("delete_confirm")),
+      el("button", { type: "button", class: "button primary", onclick: () => showHome() }, t("keep"))),
+  );
 }
 
 /** A form's name as the start page gives it, else its title. */
@@ -306,8 +492,13 @@ async function startInterview(questionnaireId, respondentLanguage) {
 
 // -- A screen of the interview --
 
+/** The draft's questionnaire as the node asks it, under its settings (Questionnaire.for_settings). */
 function questionnaireOf(draft) {
-  return state.definition.questionnaires[draft.questionnaire];
+  const id = draft.questionnaire;
+  if (!state.asked.has(id)) {
+    state.asked.set(id, forSettings(state.definition.questionnaires[id], state.config.settings || null));
+  }
+  return state.asked.get(id);
 }
 
 function showSection(draft, sectionId) {
@@ -337,6 +528,7 @@ function showSection(draft, sectionId) {
       { class: "actions" },
       el("button", { type: "submit", class: "button primary", name: "action", value: "next" }, t("next")),
       el("button", { type: "button", class: "button", id: "offline-back" }, t("back")),
+      el("button", { type: "button", class: "button quiet", id: "offline-pause" }, t("pause")),
     ),
   );
   const others = otherAnswers(questionnaire, section, draft.answers);
@@ -351,7 +543,9 @@ function showSection(draft, sectionId) {
     leaveSection(draft, section, form, +1);
   });
   form.querySelector("#offline-back").addEventListener("click", () => leaveSection(draft, section, form, -1));
+  form.querySelector("#offline-pause").addEventListener("click", () => pause({ draft, section, form }));
   show(heading, form);
+  state.screen = { draft, section, form };
   refresh();
 }
 
@@ -450,7 +644,8 @@ function readSection(questionnaire, section, form, others) {
   return { clean, errors };
 }
 
-async function leaveSection(draft, section, form, direction) {
+/** Read the screen's answers, and show what is wrong beside each question. */
+function checkSection(draft, section, form) {
   const questionnaire = questionnaireOf(draft);
   const { clean, errors } = readSection(questionnaire, section, form, otherAnswers(questionnaire, section, draft.answers));
   for (const question of section.questions) {
@@ -460,12 +655,22 @@ async function leaveSection(draft, section, form, direction) {
     box.hidden = !message;
     form.querySelector(`#q-${CSS.escape(question.id)}`).classList.toggle("has-error", Boolean(message));
   }
+  return { clean, errors };
+}
+
+/** The screen's valid answers in place of its earlier ones: nothing typed is lost, nothing wrong is kept. */
+function keepAnswers(draft, section, clean) {
+  for (const question of section.questions) delete draft.answers[question.id];
+  Object.assign(draft.answers, clean);
+}
+
+async function leaveSection(draft, section, form, direction) {
+  const questionnaire = questionnaireOf(draft);
+  const { clean, errors } = checkSection(draft, section, form);
   if (direction > 0 && Object.keys(errors).length) {
     return form.querySelector(".has-error input, .has-error select, .has-error textarea")?.focus();
   }
-  // Back keeps what is valid: nothing typed is lost, nothing wrong is kept.
-  for (const question of section.questions) delete draft.answers[question.id];
-  Object.assign(draft.answers, clean);
+  keepAnswers(draft, section, clean); // Back too keeps what is valid
   const shown = visibleSections(questionnaire, draft.answers).map((s) => s.id);
   const next = shown[shown.indexOf(section.id) + direction];
   draft.section = next || section.id;
@@ -489,6 +694,7 @@ function showReview(draft) {
   });
   const back = el("button", { type: "button", class: "button" }, t("back"));
   back.addEventListener("click", () => showSection(draft, draft.section));
+  const pauseButton = el("button", { type: "button", class: "button quiet", id: "offline-pause", onclick: () => pause({ draft }) }, t("pause"));
   const options = state.definition.catalogue.referral_options.filter((o) => assessment.referral_options.includes(o.id));
   show(
     el("h2", {}, t("review_title")),
@@ -497,8 +703,9 @@ function showReview(draft) {
       el("h3", {}, t("reasons")),
       el("ul", {}, assessment.reasons.map((r) => el("li", {}, messageText(r, tq)))),
       options.length ? [el("h3", {}, t("referral_options")), el("ul", {}, options.map((o) => el("li", {}, tq(o.label))))] : null),
-    el("div", { class: "actions" }, finish, back),
+    el("div", { class: "actions" }, finish, back, pauseButton),
   );
+  state.screen = { draft };
 }
 
 function firstIncomplete(questionnaire, answers) {
@@ -552,6 +759,7 @@ async function finishInterview(draft) {
     el("p", {}, t("finished_intro")),
     el("p", { class: "reference" }, `${t("reference")}: `, el("strong", {}, record.reference)),
     el("div", { class: "actions" }, another),
+    lockButton(),
   );
   await renderQueue();
   sendQueue();
@@ -568,84 +776,21 @@ async function renderQueue() {
   return items;
 }
 
-/** Send every queued envelope; keep it unless the node said stored (201) or already held (200). */
+/** Send every queued envelope (queue.js), then count what is left. */
 async function sendQueue() {
-  if (state.sending) return;
-  state.sending = true;
   try {
-    for (const item of await store.queued()) {
-      const outcome = await sendOne(item);
-      if (outcome === "stop") break;
-    }
+    await sender.send();
   } finally {
-    state.sending = false;
     await renderQueue();
   }
 }
 
-async function sendOne(item, retried = false) {
-  const token = state.token || (state.token = await freshToken());
-  if (token === null) return "stop"; // offline, or signed out: said already
-  let response;
-  try {
-    response = await fetch(SETTINGS.envelopes, {
-      method: "POST",
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "Content-Type": "application/octet-stream", "X-CSRFToken": token },
-      body: item.envelope,
-    });
-  } catch {
-    say(t("offline"), { info: true });
-    return "stop";
-  }
-  if (response.status === 200 || response.status === 201) {
-    await store.dequeue(item.id);
-    say("");
-    return "sent";
-  }
-  if (response.type === "opaqueredirect" || response.status === 401 || response.status === 403) {
-    state.token = null;
-    say(t("signin_again"), { link: signInLink() });
-    return "stop";
-  }
-  if (response.status === 400 && !retried) {
-    state.token = null; // perhaps only a stale CSRF token: once more with a fresh one
-    return sendOne(item, true);
-  }
-  // Refused for good (a bad record, another under its id, too large): kept and
-  // shown, and the rest of the queue goes on.
-  if (response.status === 400 || response.status === 409 || response.status === 413) {
-    item.refused = { status: response.status, at: utcNow() };
-    await store.markQueued(item); // kept: a refused record is never dropped silently
-    say(t("refused", { reference: item.reference, status: response.status }));
-    return "refused";
-  }
-  say(t("offline"), { info: true });
-  return "stop";
-}
-
-/** This page's CSRF token, else a fresh one from the node (the page kept offline has none). */
-async function freshToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  if (meta && !state.tokenUsed) {
-    state.tokenUsed = true;
-    return meta.content;
-  }
-  try {
-    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
-    if (!response.ok) {
-      say(t("signin_again"), { link: signInLink() });
-      return null;
-    }
-    const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const token = page.querySelector('meta[name="csrf-token"]')?.content;
-    if (!token) say(t("signin_again"), { link: signInLink() });
-    return token || null;
-  } catch {
-    say(t("offline"), { info: true });
-    return null;
-  }
+/** How the sending goes, on the alert line. */
+function reportSending(what, details) {
+  if (what === "sent") say("");
+  else if (what === "offline") say(t("offline"), { info: true });
+  else if (what === "signin") say(t("signin_again"), { link: signInLink() });
+  else if (what === "refused") say(t("refused", details));
 }
 
 async function askPersistence() {

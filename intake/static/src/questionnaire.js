@@ -122,6 +122,19 @@ export function questionApplies(question, settings) {
   return !question.requires_setting || pyTruthy((settings || {})[question.requires_setting]);
 }
 
+/**
+ * The questionnaire as asked here: without the questions whose setting is
+ * unset (Questionnaire.for_settings), so that they are neither shown, nor
+ * read, nor kept.
+ */
+export function forSettings(questionnaire, settings) {
+  const sections = questionnaire.sections.map((section) => ({
+    ...section,
+    questions: section.questions.filter((question) => questionApplies(question, settings)),
+  }));
+  return { ...questionnaire, sections };
+}
+
 /** Return the items an answer to one question records (Question.recorded_items). */
 export function recordedItems(question, answer) {
   if (question.indicator && pyEquals(answer, "yes")) return [question.indicator];

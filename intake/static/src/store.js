@@ -10,11 +10,16 @@
 // draft), so one cannot be swapped for another. Finished records are queued
 // as sealed envelopes, which this tablet cannot open at all (DESIGN
 // invariant 2). What stays in the clear: the salt, the iteration count, a
-// check value that tells a wrong password, draft and record ids.
+// check value that tells a wrong password, draft and record ids, and for
+// each officer who unlocked here a tag: a salted SHA-256 of their name, so
+// that the tablet finds their keyring without keeping who they are.
 
 const DB_NAME = "intake-offline";
-const DB_VERSION = 1;
-const KEYRING = "keyring"; // one entry, "current": salt, iterations, check, sealed config
+// 2: one keyring per officer (1 kept one, "current", which an upgrade drops:
+// the officer's next unlock with the node in reach sets theirs up again, with
+// the same key, so that their drafts open as before).
+const DB_VERSION = 2;
+const KEYRING = "keyring"; // by random id, one per officer: {id, salt, iterations, tag, check, config}
 const DRAFTS = "drafts"; // by draft id: {id, nonce, sealed}
 const QUEUE = "queue"; // by record id: {id, reference, envelope, queued, refused}
 const CHECK_TEXT = "intake-offline-check-v1";
@@ -39,11 +44,12 @@ export function openDatabase() {
   if (!opened) {
     opened = new Promise((resolve, reject) => {
       const request = indexedDB.open(DB_NAME, DB_VERSION);
-      request.onupgradeneeded = () => {
+      request.onupgradeneeded = (event) => {
         const db = request.result;
         for (const name of [KEYRING, DRAFTS, QUEUE]) {
           if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
         }
+        if (event.oldVersion === 1) request.transaction.objectStore(KEYRING).delete("current");
       };
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(request.error);
@@ -111,43 +117,80 @@ async function decrypt(key, label, { nonce, sealed }) {
   }
 }
 
-/** The keyring kept in the clear: {salt, iterations} once set up, else null. */
-export async function storedKeyring() {
-  const keyring = await get(KEYRING, "current");
-  return keyring ? { salt: keyring.salt, iterations: keyring.iterations } : null;
+/** The name as the node's sign-in reads it (accounts.authenticate). */
+export function normalName(name) {
+  return name.trim().toLowerCase().slice(0, 64);
+}
+
+/** The tag that finds an officer's keyring: SHA-256 of a label, the keyring's salt and the name. */
+async function nameTag(name, salt) {
+  const label = encoder.encode("intake-offline-officer-v1\0");
+  const named = encoder.encode(normalName(name));
+  const data = new Uint8Array(label.length + salt.length + named.length);
+  data.set(label);
+  data.set(salt, label.length);
+  data.set(named, label.length + salt.length);
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+}
+
+const sameBytes = (a, b) => a.length === b.length && a.every((byte, n) => byte === b[n]);
+
+/** The keyrings kept on this tablet, as much as is in the clear: [{id, salt, iterations, tag}]. */
+export async function storedKeyrings() {
+  return (await all(KEYRING)).map(({ id, salt, iterations, tag }) => ({ id, salt, iterations, tag }));
 }
 
 /**
- * Derive the key and set up the keyring with it: the check value and the
- * node's configuration, both encrypted. A keyring of another salt (another
- * officer, or a new salt) is replaced; its drafts stay, unreadable.
+ * The keyring of the officer with this name, else null. With no name, the
+ * only keyring kept, if there is only one.
  */
-export async function setUpKeyring(password, salt, iterations, config) {
+export async function findKeyring(name) {
+  const keyrings = await storedKeyrings();
+  if (name === null) return keyrings.length === 1 ? keyrings[0] : null;
+  for (const keyring of keyrings) {
+    if (sameBytes(keyring.tag, await nameTag(name, keyring.salt))) return keyring;
+  }
+  return null;
+}
+
+/**
+ * Derive the key and set up this officer's keyring with it: the check value
+ * and the node's configuration, both encrypted. Their earlier keyring (a new
+ * salt, a changed password) is replaced; other officers' are left alone.
+ */
+export async function setUpKeyring(name, password, salt, iterations, config) {
   const key = await deriveDraftKey(password, salt, iterations);
   const check = await encrypt(key, "intake-offline-check", CHECK_TEXT);
   const sealedConfig = await encrypt(key, "intake-offline-config", config);
-  await put(KEYRING, "current", { salt, iterations, check, config: sealedConfig });
+  const id = (await findKeyring(name))?.id || crypto.randomUUID();
+  const tag = await nameTag(name, salt);
+  await put(KEYRING, id, { id, salt, iterations, tag, check, config: sealedConfig });
   return key;
 }
 
-/** Derive the key from the stored salt; throw WrongPasswordError unless it opens the check. */
-export async function unlockKeyring(password) {
-  const keyring = await get(KEYRING, "current");
-  if (!keyring) throw new WrongPasswordError("nothing is kept on this tablet yet");
+/**
+ * Derive the key of the named officer's keyring (or the only one, with no
+ * name); throw WrongPasswordError unless it opens the check. An unknown name
+ * is refused in the same words, so that the screen does not tell who worked here.
+ */
+export async function unlockKeyring(name, password) {
+  const found = await findKeyring(name);
+  if (!found) throw new WrongPasswordError("no keyring for this name on this tablet");
+  const keyring = await get(KEYRING, found.id);
   const key = await deriveDraftKey(password, keyring.salt, keyring.iterations);
   try {
     if ((await decrypt(key, "intake-offline-check", keyring.check)) !== CHECK_TEXT) throw 0;
   } catch {
     throw new WrongPasswordError("wrong password");
   }
-  return { key, config: await decrypt(key, "intake-offline-config", keyring.config) };
+  return { key, id: found.id, config: await decrypt(key, "intake-offline-config", keyring.config) };
 }
 
-/** Replace the stored configuration (fetched again from the node), under the same key. */
-export async function updateConfig(key, config) {
-  const keyring = await get(KEYRING, "current");
+/** Replace a keyring's configuration (fetched again from the node), under the same key. */
+export async function updateConfig(key, id, config) {
+  const keyring = await get(KEYRING, id);
   keyring.config = await encrypt(key, "intake-offline-config", config);
-  await put(KEYRING, "current", keyring);
+  await put(KEYRING, id, keyring);
 }
 
 // -- Drafts --
