@@ -202,3 +202,33 @@ def test_officers_share_a_tablet_each_opening_their_own(tablet, live_server):
     # Home, not the screen Amina paused on: her interview does not open with his key.
     page.wait_for_selector("#offline-app[data-state=home]", timeout=UNLOCK_MS)
     assert resume_only_draft(page) == "unknown"
+
+
+# A tablet as an earlier release left it: IndexedDB version 1, one keyring under "current".
+RELEASE_1 = """() => new Promise((ok, no) => {
+  const r = indexedDB.open("intake-offline", 1);
+  r.onupgradeneeded = () => {
+    for (const name of ["keyring", "drafts", "queue"]) r.result.createObjectStore(name);
+  };
+  r.onsuccess = () => {
+    const db = r.result;
+    const t = db.transaction("keyring", "readwrite");
+    t.objectStore("keyring").put({salt: new Uint8Array(16), iterations: 600000}, "current");
+    t.oncomplete = () => { db.close(); ok(); };
+    t.onerror = no;
+  };
+  r.onerror = no;
+})"""
+
+
+def test_a_tablet_of_the_single_keyring_release_is_set_up_again(tablet, live_server):
+    """The upgrade drops the old keyring: the officer unlocks once with the node, as on day one."""
+    page = tablet
+    page.goto(live_server.page_url("signin"))
+    page.evaluate(RELEASE_1)
+    page.goto(live_server.page_url("offline/app"))  # signed out: only what the tablet keeps
+    page.wait_for_selector("#offline-app a.button", timeout=UNLOCK_MS)
+    assert "Sign in to the field node once" in page.inner_text("#offline-app")
+    assert page.evaluate(COUNT, "keyring") == 0
+    open_offline_app(page, live_server)  # and then as any first unlock
+    assert page.evaluate(COUNT, "keyring") == 1
