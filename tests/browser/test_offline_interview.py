@@ -166,6 +166,15 @@ def unlock(page, password: str) -> None:
     page.wait_for_selector("#offline-app[data-state=home]", timeout=UNLOCK_MS)
 
 
+def open_offline_app(page, server):
+    """Sign in, open the offline interview once the service worker controls it, unlock; the user."""
+    user = server.sign_in(page)
+    page.goto(server.page_url("offline/app"))
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    unlock(page, user.password)
+    return user
+
+
 def answer_screen(page, questionnaire) -> None:
     """Answer every question shown on the screen as value_for says, the canary in texts."""
     shown = page.eval_on_selector_all(
@@ -305,10 +314,7 @@ def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
     first = load_questionnaire(FORM).sections[0].questions[0]
     assert first.text == FIRST_QUESTION, "the short form's first question changed: pick another"
 
-    user = node.sign_in(page)
-    page.goto(node.page_url("offline/app"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
-    unlock(page, user.password)
+    open_offline_app(page, node)
     page.context.set_offline(True)
     assert page.get_attribute('#offline-language option[value="ar"]', "lang") == "ar"
     page.select_option("#offline-language", "ar")
@@ -354,10 +360,7 @@ def test_the_nodes_pages_send_what_was_sealed_offline(
     """
     page, _profile, seen = profile_page
     questionnaire = load_questionnaire(FORM)
-    user = node.sign_in(page)
-    page.goto(node.page_url("offline/app"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
-    unlock(page, user.password)
+    open_offline_app(page, node)
     page.context.set_offline(True)
     start_screening(page)
     reference = finish_screening(page, questionnaire)
