@@ -379,3 +379,62 @@ def test_the_nodes_pages_send_what_was_sealed_offline(
     assert page.locator("#waiting-records").is_hidden()
     seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
     seen.assert_clean()
+
+
+@pytest.mark.parametrize("node", ["http"], indirect=True)
+def test_two_pages_sending_one_queue_at_once_store_each_record_once(
+    profile_page, node, coordinator_keys, tmp_path
+):
+    """The offline interview and a node page on one tablet both send when the node comes back.
+
+    Both read the same queue and post the same envelope: the first posts of
+    both pages are held until both have posted, then let go together, so the
+    node meets the two at once. It keeps each record once, and the queue ends
+    empty with nothing refused.
+    """
+    page, _profile, seen = profile_page
+    questionnaire = load_questionnaire(FORM)
+    open_offline_app(page, node)
+    context = page.context
+    context.set_offline(True)
+    references = []
+    for _ in range(2):
+        start_screening(page)
+        references.append(finish_screening(page, questionnaire))
+        page.click("#offline-app button.primary")  # Start a screening: home again
+        page.wait_for_selector("#offline-app[data-state=home]")
+    assert queue_count(page) == 2
+    other = context.new_page()
+    other.goto(node.page_url(""))  # offline: the worker's page, which sends nothing
+    other.wait_for_selector("text=No connection to the field node", timeout=UNLOCK_MS)
+
+    held, letting_go = [], []
+
+    def hold(route):
+        if route.request.method == "POST" and not letting_go:
+            held.append(route)
+        else:
+            route.continue_()
+
+    context.route("**/offline/envelopes", hold)
+    context.set_offline(False)  # the offline interview sends on "online"...
+    other.goto(node.page_url(""))  # ...and the start page on load
+    senders = lambda: {route.request.frame.page for route in held}  # noqa: E731
+    for _ in range(600):
+        if senders() == {page, other}:
+            break
+        page.wait_for_timeout(100)  # lets the handler run
+    assert senders() == {page, other}, f"{len(held)} posts held, not from both pages"
+    letting_go.append(True)
+    for route in held:
+        route.continue_()
+
+    other.wait_for_selector("#waiting-records[data-state=sent]", timeout=60_000)
+    page.wait_for_function(
+        "() => document.getElementById('offline-queue').dataset.count === '0'", timeout=60_000
+    )
+    assert page.locator("#offline-alert").is_hidden()  # nothing refused
+    records = open_records(node, coordinator_keys, tmp_path)
+    assert sorted(r["reference"] for r in records) == sorted(references)  # each once
+    seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
+    seen.assert_clean()
