@@ -34,6 +34,7 @@ BUNDLE = ROOT / "intake" / "static" / "build" / "envelope.js"
 BUNDLE_INPUTS = [
     ROOT / "intake" / "static" / "src" / "envelope.js",
     ROOT / "intake" / "static" / "src" / "canonical.js",
+    ROOT / "intake" / "static" / "src" / "clock.js",
     ROOT / "scripts" / "build-js",
     ROOT / "package-lock.json",
 ]

@@ -166,6 +166,15 @@ def unlock(page, password: str) -> None:
     page.wait_for_selector("#offline-app[data-state=home]", timeout=UNLOCK_MS)
 
 
+def open_offline_app(page, server):
+    """Sign in, open the offline interview once the service worker controls it, unlock; the user."""
+    user = server.sign_in(page)
+    page.goto(server.page_url("offline/app"))
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
+    unlock(page, user.password)
+    return user
+
+
 def answer_screen(page, questionnaire) -> None:
     """Answer every question shown on the screen as value_for says, the canary in texts."""
     shown = page.eval_on_selector_all(
@@ -305,10 +314,7 @@ def test_offline_the_person_reads_the_questions_in_arabic(profile_page, node):
     first = load_questionnaire(FORM).sections[0].questions[0]
     assert first.text == FIRST_QUESTION, "the short form's first question changed: pick another"
 
-    user = node.sign_in(page)
-    page.goto(node.page_url("offline/app"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
-    unlock(page, user.password)
+    open_offline_app(page, node)
     page.context.set_offline(True)
     assert page.get_attribute('#offline-language option[value="ar"]', "lang") == "ar"
     page.select_option("#offline-language", "ar")
@@ -354,10 +360,7 @@ def test_the_nodes_pages_send_what_was_sealed_offline(
     """
     page, _profile, seen = profile_page
     questionnaire = load_questionnaire(FORM)
-    user = node.sign_in(page)
-    page.goto(node.page_url("offline/app"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
-    unlock(page, user.password)
+    open_offline_app(page, node)
     page.context.set_offline(True)
     start_screening(page)
     reference = finish_screening(page, questionnaire)
@@ -374,5 +377,64 @@ def test_the_nodes_pages_send_what_was_sealed_offline(
     page.reload()  # nothing waits now: no notice
     page.wait_for_selector("form.lock-form")
     assert page.locator("#waiting-records").is_hidden()
+    seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
+    seen.assert_clean()
+
+
+@pytest.mark.parametrize("node", ["http"], indirect=True)
+def test_two_pages_sending_one_queue_at_once_store_each_record_once(
+    profile_page, node, coordinator_keys, tmp_path
+):
+    """The offline interview and a node page on one tablet both send when the node comes back.
+
+    Both read the same queue and post the same envelope: the first posts of
+    both pages are held until both have posted, then let go together, so the
+    node meets the two at once. It keeps each record once, and the queue ends
+    empty with nothing refused.
+    """
+    page, _profile, seen = profile_page
+    questionnaire = load_questionnaire(FORM)
+    open_offline_app(page, node)
+    context = page.context
+    context.set_offline(True)
+    references = []
+    for _ in range(2):
+        start_screening(page)
+        references.append(finish_screening(page, questionnaire))
+        page.click("#offline-app button.primary")  # Start a screening: home again
+        page.wait_for_selector("#offline-app[data-state=home]")
+    assert queue_count(page) == 2
+    other = context.new_page()
+    other.goto(node.page_url(""))  # offline: the worker's page, which sends nothing
+    other.wait_for_selector("text=No connection to the field node", timeout=UNLOCK_MS)
+
+    held, letting_go = [], []
+
+    def hold(route):
+        if route.request.method == "POST" and not letting_go:
+            held.append(route)
+        else:
+            route.continue_()
+
+    context.route("**/offline/envelopes", hold)
+    context.set_offline(False)  # the offline interview sends on "online"...
+    other.goto(node.page_url(""))  # ...and the start page on load
+    senders = lambda: {route.request.frame.page for route in held}  # noqa: E731
+    for _ in range(600):
+        if senders() == {page, other}:
+            break
+        page.wait_for_timeout(100)  # lets the handler run
+    assert senders() == {page, other}, f"{len(held)} posts held, not from both pages"
+    letting_go.append(True)
+    for route in held:
+        route.continue_()
+
+    other.wait_for_selector("#waiting-records[data-state=sent]", timeout=60_000)
+    page.wait_for_function(
+        "() => document.getElementById('offline-queue').dataset.count === '0'", timeout=60_000
+    )
+    assert page.locator("#offline-alert").is_hidden()  # nothing refused
+    records = open_records(node, coordinator_keys, tmp_path)
+    assert sorted(r["reference"] for r in records) == sorted(references)  # each once
     seen.problems[:] = [p for p in seen.problems if "ERR_INTERNET_DISCONNECTED" not in p]
     seen.assert_clean()

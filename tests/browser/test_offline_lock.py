@@ -19,7 +19,12 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, browser_env
-from tests.browser.test_offline_interview import UNLOCK_MS, start_screening, unlock
+from tests.browser.test_offline_interview import (
+    UNLOCK_MS,
+    open_offline_app,
+    start_screening,
+    unlock,
+)
 
 FIRST = "danger_now"  # the short form's first question (safety)
 IDLE = 15 * 60 * 1000  # intake.auth.IDLE_SECONDS, written out
@@ -53,14 +58,6 @@ def tablet(browser, tmp_path):
     page = context.pages[0] if context.pages else context.new_page()
     yield page
     context.close()
-
-
-def open_offline_app(page, server):
-    user = server.sign_in(page)
-    page.goto(server.page_url("offline/app"))
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=UNLOCK_MS)
-    unlock(page, user.password)
-    return user
 
 
 def locked(page) -> None:

@@ -10,6 +10,7 @@
 import { Aes256Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from "@hpke/core";
 
 import { CanonicalJSONError, canonicalJSON } from "./canonical.js";
+import { utcNow } from "./clock.js";
 
 export { CanonicalJSONError, canonicalJSON };
 
@@ -203,9 +204,6 @@ function isUtcTime(value) {
   return !Number.isNaN(time) && new Date(time).toISOString() === value.replace("Z", ".000Z");
 }
 
-function utcNow() {
-  return new Date().toISOString().slice(0, 19) + "Z";
-}
 
 // As intake.envelope.record_uuid: the record's own UUID (in the forms Python's
 // uuid.UUID reads: any case, braces, urn:uuid:, no hyphens) if it has one, else a fresh one.

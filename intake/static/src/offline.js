@@ -19,6 +19,7 @@
 
 import { cleanAnswer } from "./answers.js";
 import { messageText, plainAssessment } from "./assessment.js";
+import { utcNow } from "./clock.js";
 import { sealRecord } from "./envelope.js";
 import {
   assessAnswers,
@@ -33,7 +34,7 @@ import {
   visibleQuestions,
   visibleSections,
 } from "./questionnaire.js";
-import { queueSender } from "./queue.js";
+import { queueSender, sessionToken } from "./queue.js";
 import * as store from "./store.js";
 import { countryChoices, has, languageChoices, languageName, loadTexts, tagOf } from "./texts.js";
 
@@ -222,7 +223,7 @@ async function unlock(name, password, config) {
   if (confirmed === false) throw new store.WrongPasswordError("the node says it is not this officer's password");
   const salt = fromBase64(config.salt);
   const mine = await store.findKeyring(config.user);
-  if (mine && sameBytes(mine.salt, salt) && mine.iterations === SETTINGS.iterations) {
+  if (mine && store.sameBytes(mine.salt, salt) && mine.iterations === SETTINGS.iterations) {
     try {
       state.key = (await store.unlockKeyring(config.user, password)).key;
       await store.updateConfig(state.key, mine.id, config);
@@ -239,27 +240,15 @@ async function unlock(name, password, config) {
 }
 
 /** Ask the node whether this is the signed-in officer's password: true, false, or null when it cannot say. */
-async function nodeConfirms(password, retried = false) {
-  const token = await sender.token();
-  if (!token) return null;
+async function nodeConfirms(password) {
   let response;
   try {
-    response = await fetch(SETTINGS.password, {
-      method: "POST",
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { "X-CSRFToken": token },
-      body: new URLSearchParams({ password }),
-    });
+    response = await sender.post(SETTINGS.password, { body: new URLSearchParams({ password }) });
   } catch {
     return null; // the node went out of reach
   }
-  if (response.status === 400 && !retried) {
-    sender.forgetToken(); // perhaps only a stale CSRF token
-    return nodeConfirms(password, true);
-  }
-  if (response.status === 429) throw new RefusedByNode((await response.json()).error);
-  if (!response.ok) return null;
+  if (response?.status === 429) throw new RefusedByNode((await response.json()).error);
+  if (!response?.ok) return null;
   return (await response.json()).matches === true;
 }
 
@@ -339,9 +328,7 @@ function watchIdle() {
 async function lockNodeSession() {
   sender.forgetToken();
   try {
-    const response = await fetch(SETTINGS.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
-    const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
-    const token = page?.querySelector('meta[name="csrf-token"]')?.content;
+    const token = await sessionToken(SETTINGS.page);
     if (!token) return; // not signed in
     await fetch(SETTINGS.lock, {
       method: "POST",
@@ -812,16 +799,9 @@ function username(user) {
   return typeof user === "object" && user !== null ? user.username || user.name : user;
 }
 
-function utcNow() {
-  return new Date().toISOString().slice(0, 19) + "Z";
-}
 
 function fromBase64(text) {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
-
-function sameBytes(a, b) {
-  return a.length === b.length && a.every((byte, n) => byte === b[n]);
 }
 
 boot().catch((error) => {

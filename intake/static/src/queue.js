@@ -9,14 +9,26 @@
 // takes it off the tablet. Two pages sending at once send some twice: the
 // node keeps each once.
 
+import { utcNow } from "./clock.js";
 import * as store from "./store.js";
 
 /**
+ * The CSRF token of a signed-in session, read from a node page that carries
+ * it in <meta name="csrf-token"> (the offline interview's); null when
+ * signed out. Throws when the node cannot be reached.
+ */
+export async function sessionToken(pageUrl) {
+  const response = await fetch(pageUrl, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
+  const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
+  return page?.querySelector('meta[name="csrf-token"]')?.content || null;
+}
+
+/**
  * A sender for this page. `urls.envelopes`: where to send; `urls.page`: a
- * node page that carries a signed-in session's CSRF token in
- * <meta name="csrf-token"> (the offline interview's). `report(what, details)`
- * hears how it goes: "sent"; "offline" (the node cannot be reached);
- * "signin" (no session: sign in again); "refused" {reference, status}.
+ * node page that carries a signed-in session's CSRF token (sessionToken).
+ * `report(what, details)` hears how it goes: "sent"; "offline" (the node
+ * cannot be reached); "signin" (no session: sign in again); "refused"
+ * {reference, status}.
  */
 export function queueSender(urls, report) {
   let sending = false;
@@ -32,9 +44,7 @@ export function queueSender(urls, report) {
       return (cached = meta.content);
     }
     try {
-      const response = await fetch(urls.page, { credentials: "same-origin", cache: "no-store", redirect: "manual" });
-      const page = response.ok ? new DOMParser().parseFromString(await response.text(), "text/html") : null;
-      cached = page?.querySelector('meta[name="csrf-token"]')?.content || null;
+      cached = await sessionToken(urls.page);
       if (!cached) report("signin");
       return cached;
     } catch {
@@ -43,23 +53,37 @@ export function queueSender(urls, report) {
     }
   }
 
-  /** Send one envelope: "sent", "refused", or "stop" (offline or signed out: the rest waits too). */
-  async function sendOne(item, retried = false) {
-    const csrf = await token();
-    if (csrf === null) return "stop";
-    let response;
-    try {
-      response = await fetch(urls.envelopes, {
+  /**
+   * POST to the node with the session's CSRF token in X-CSRFToken; a 400 is
+   * tried once more with a fresh token (perhaps only the token was stale).
+   * Null without a token (reported); throws when the node cannot be reached.
+   */
+  async function post(url, { headers = {}, body }) {
+    for (let tries = 0; ; tries += 1) {
+      const csrf = await token();
+      if (csrf === null) return null;
+      const response = await fetch(url, {
         method: "POST",
         credentials: "same-origin",
         redirect: "manual",
-        headers: { "Content-Type": "application/octet-stream", "X-CSRFToken": csrf },
-        body: item.envelope,
+        headers: { ...headers, "X-CSRFToken": csrf },
+        body,
       });
+      if (response.status !== 400 || tries > 0) return response;
+      cached = null;
+    }
+  }
+
+  /** Send one envelope: "sent", "refused", or "stop" (offline or signed out: the rest waits too). */
+  async function sendOne(item) {
+    let response;
+    try {
+      response = await post(urls.envelopes, { headers: { "Content-Type": "application/octet-stream" }, body: item.envelope });
     } catch {
       report("offline");
       return "stop";
     }
+    if (response === null) return "stop";
     if (response.status === 200 || response.status === 201) {
       await store.dequeue(item.id);
       report("sent");
@@ -70,14 +94,10 @@ export function queueSender(urls, report) {
       report("signin");
       return "stop";
     }
-    if (response.status === 400 && !retried) {
-      cached = null; // perhaps only a stale CSRF token: once more with a fresh one
-      return sendOne(item, true);
-    }
     // Refused for good (a bad record, another under its id, too large): kept
     // and reported, and the rest of the queue goes on.
     if (response.status === 400 || response.status === 409 || response.status === 413) {
-      item.refused = { status: response.status, at: new Date().toISOString().slice(0, 19) + "Z" };
+      item.refused = { status: response.status, at: utcNow() };
       await store.markQueued(item); // kept: a refused record is never dropped silently
       report("refused", { reference: item.reference, status: response.status });
       return "refused";
@@ -99,5 +119,5 @@ export function queueSender(urls, report) {
     }
   }
 
-  return { send, token, forgetToken: () => (cached = null) };
+  return { send, post, forgetToken: () => (cached = null) };
 }

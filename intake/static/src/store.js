@@ -118,7 +118,7 @@ async function decrypt(key, label, { nonce, sealed }) {
 }
 
 /** The name as the node's sign-in reads it (accounts.authenticate). */
-export function normalName(name) {
+function normalName(name) {
   return name.trim().toLowerCase().slice(0, 64);
 }
 
@@ -133,7 +133,8 @@ async function nameTag(name, salt) {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
 }
 
-const sameBytes = (a, b) => a.length === b.length && a.every((byte, n) => byte === b[n]);
+/** Whether two byte arrays hold the same bytes. */
+export const sameBytes = (a, b) => a.length === b.length && a.every((byte, n) => byte === b[n]);
 
 /** The keyrings kept on this tablet, as much as is in the clear: [{id, salt, iterations, tag}]. */
 export async function storedKeyrings() {
